@@ -1,0 +1,116 @@
+"""Checks of the repository itself: seed databases, ignore rules, pinned requirements."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised by the Python 3.9/3.10 CI runs
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+DATABASE = ROOT / "database"
+
+
+def table_dump(path: Path, table: str) -> tuple[str, list[tuple[object, ...]]]:
+    """The table's CREATE statement and all its rows, read without any chance of writing."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        (schema,) = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        rows = connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+    connection.close()
+    return schema, rows
+
+
+@pytest.mark.parametrize(
+    ("name", "table"), [("customers.db", "customers"), ("prefixes.db", "prefixes")]
+)
+def test_seed_script_reproduces_the_committed_databases(
+    tmp_path: Path, name: str, table: str
+) -> None:
+    subprocess.run(
+        [sys.executable, str(DATABASE / "seed.py"), "--out-dir", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    assert table_dump(tmp_path / name, table) == table_dump(DATABASE / name, table)
+
+
+def test_customers_schema_is_the_exercises_and_rows_cover_the_hard_cases() -> None:
+    schema, rows = table_dump(DATABASE / "customers.db", "customers")
+    columns = [line.split()[0] for line in schema.splitlines()[1:-1]]
+    assert columns == ["id", "name", "address", "email", "phone", "company", "job"]
+    assert len(rows) >= 25
+    values = [value for row in rows for value in row[1:]]
+    text = [value for value in values if isinstance(value, str)]
+    assert all("\n" in row[2] for row in rows), "every address has two lines"
+    assert any("," in value for value in text)
+    assert any('"' in value for value in text)
+    assert any(not value.isascii() for value in text)
+    assert values.count(None) == 1
+
+
+def test_prefixes_keep_the_exercises_five_rows_and_add_a_tree() -> None:
+    schema, rows = table_dump(DATABASE / "prefixes.db", "prefixes")
+    assert [line.split()[0] for line in schema.splitlines()[1:-1]] == ["id", "prefix"]
+    assert rows[:5] == [(i, f"10.10.{i}.0/24") for i in range(1, 6)]
+    prefixes = [prefix for _, prefix in rows]
+    assert len(prefixes) != len(set(prefixes)), "a duplicate is part of the sample"
+    assert any(":" in prefix for prefix in prefixes), "an IPv6 tree is part of the sample"
+
+
+@pytest.mark.skipif(
+    shutil.which("git") is None or not (ROOT / ".git").exists(), reason="not a git checkout"
+)
+@pytest.mark.parametrize(
+    ("path", "ignored"),
+    [
+        ("output/customers_snapshot.csv", True),
+        ("output/.collector.lock", True),
+        ("output/.collector-state.json", True),
+        ("output/.customers.csv.1234.tmp", True),
+        ("output/.prefixes.json.1234.tmp", True),
+        ("output/customers.csv", False),
+        ("output/prefixes.json", False),
+        ("output/.gitkeep", False),
+        ("ipam/coverage_results", False),
+    ],
+)
+def test_git_ignores_exactly_the_local_artefacts(path: str, ignored: bool) -> None:
+    result = subprocess.run(
+        ["git", "check-ignore", "--quiet", "--no-index", path], cwd=ROOT, check=False
+    )
+    assert result.returncode in (0, 1), "git check-ignore failed"
+    assert (result.returncode == 0) is ignored
+
+
+def pins(requirements_file: Path) -> dict[str, Requirement]:
+    lines = requirements_file.read_text(encoding="utf-8").splitlines()
+    requirements = [Requirement(line) for line in lines if line and not line.startswith("#")]
+    return {requirement.name.lower(): requirement for requirement in requirements}
+
+
+@pytest.mark.parametrize("service", ["collector", "ipam"])
+def test_service_requirements_are_pinned_and_agree_with_pyproject(service: str) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = [
+        Requirement(text)
+        for text in project["dependencies"] + project["optional-dependencies"]["test"]
+    ]
+    pinned = pins(ROOT / service / "requirements.txt")
+    assert all(str(r.specifier).startswith("==") for r in pinned.values()), "pins only"
+    assert "apscheduler" in pinned
+    for requirement in declared:
+        pin = pinned.get(requirement.name.lower())
+        if pin is not None:
+            version = str(pin.specifier).removeprefix("==")
+            assert requirement.specifier.contains(version), f"{service}: {pin} vs {requirement}"
