@@ -236,7 +236,11 @@ def test_compose_stack_end_to_end(stack: Stack, tmp_path: Path) -> None:
         _check_the_stack(stack, tmp_path)
     except BaseException:
         print("---- compose ps ----", stack.call("ps").stdout, sep="\n")
-        print("---- compose logs ----", stack.call("logs", "--no-color", "--timestamps").stdout)
+        print(
+            "---- compose logs ----",
+            stack.call("logs", "--no-color", "--timestamps").stdout,
+            sep="\n",
+        )
         raise
     finally:
         stack.call("down", "-v", "--rmi", "local", "--remove-orphans", timeout=180)
