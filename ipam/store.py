@@ -1,0 +1,63 @@
+"""Read the ``prefixes`` table read-only: every column of every row, in ``id`` order."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import quote
+
+from ipam.errors import IpamError
+
+__all__ = ["PrefixTable", "read_prefix_table"]
+
+TABLE = "prefixes"
+PREFIX_COLUMN = "prefix"
+ID_COLUMN = "id"
+
+
+class PrefixTable(NamedTuple):
+    """The table as SQLite returns it: column names and one tuple per row, sorted by id."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[object, ...]]
+
+    @property
+    def prefixes(self) -> list[object]:
+        """The stored ``prefix`` value of every row, untouched."""
+        index = self.columns.index(PREFIX_COLUMN)
+        return [row[index] for row in self.rows]
+
+
+def read_prefix_table(database: Path) -> PrefixTable:
+    """All rows of the ``prefixes`` table, or an IpamError saying what is missing.
+
+    The file is opened with ``mode=ro``: a mistyped path fails instead of creating an empty
+    database, and the service can never change the data it reports on.
+    """
+    if not database.is_file():
+        raise IpamError(f"database not found: {database}")
+    uri = f"file:{quote(str(database.resolve()))}?mode=ro"
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as error:
+        raise IpamError(f"cannot open database {database}: {error}") from error
+    try:
+        columns = _column_names(connection, database)
+        rows = connection.execute(f'SELECT * FROM "{TABLE}" ORDER BY "{ID_COLUMN}"').fetchall()
+    except sqlite3.Error as error:
+        raise IpamError(f"cannot read table {TABLE!r} from {database}: {error}") from error
+    finally:
+        connection.close()
+    return PrefixTable(columns, rows)
+
+
+def _column_names(connection: sqlite3.Connection, database: Path) -> tuple[str, ...]:
+    """The table's column names in table order, after checking the ones the service needs."""
+    columns = tuple(row[1] for row in connection.execute(f'PRAGMA table_info("{TABLE}")'))
+    if not columns:
+        raise IpamError(f"no table {TABLE!r} in {database}")
+    for needed in (ID_COLUMN, PREFIX_COLUMN):
+        if needed not in columns:
+            raise IpamError(f"table {TABLE!r} in {database} has no {needed!r} column")
+    return columns
