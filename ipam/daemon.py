@@ -66,9 +66,13 @@ def run_daemon(database: Path, output: Path, interval_seconds: float) -> int:
     scheduler = build_scheduler(database, output, interval_seconds)
     job: _Job = scheduler.get_job("prefixes").func
 
+    stop_requested = threading.Event()
+
     def stop(signal_number: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signal_number).name)
-        scheduler.shutdown(wait=False)
+        stop_requested.set()
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
 
     previous_handlers = {
         signal_number: signal.signal(signal_number, stop)
@@ -76,7 +80,8 @@ def run_daemon(database: Path, output: Path, interval_seconds: float) -> int:
     }
     log.info("started: %s -> %s every %g s", database, output, interval_seconds)
     try:
-        scheduler.start()
+        if not stop_requested.is_set():  # a signal may come before the scheduler runs
+            scheduler.start()
     finally:
         for signal_number, handler in previous_handlers.items():
             signal.signal(signal_number, handler)

@@ -25,11 +25,9 @@ from typing import Union
 __all__ = [
     "IPV6_BIT",
     "LENGTH_BITS",
-    "address_bits",
     "network_key",
     "network_keys",
     "network_text",
-    "split_key",
 ]
 
 LENGTH_BITS = 8  # prefix lengths 0..128 fit in 8 bits
@@ -57,16 +55,6 @@ _ALL_128_BITS = (1 << 128) - 1
 
 # A key on success, a short reason on failure.
 KeyOrReason = Union[int, str]
-
-
-def address_bits(key: int) -> int:
-    """32 for an IPv4 key, 128 for an IPv6 key."""
-    return 128 if key & IPV6_BIT else 32
-
-
-def split_key(key: int) -> tuple[int, int]:
-    """The (network address as int, prefix length) of a key."""
-    return (key >> LENGTH_BITS) & ((1 << 128) - 1), key & _LENGTH_MASK
 
 
 def network_keys(values: Iterable[object]) -> list[KeyOrReason]:

@@ -40,15 +40,13 @@ def read_prefix_table(database: Path) -> PrefixTable:
     uri = f"file:{quote(str(database.resolve()))}?mode=ro"
     try:
         connection = sqlite3.connect(uri, uri=True)
-    except sqlite3.Error as error:
-        raise IpamError(f"cannot open database {database}: {error}") from error
-    try:
-        columns = _column_names(connection, database)
-        rows = connection.execute(f'SELECT * FROM "{TABLE}" ORDER BY "{ID_COLUMN}"').fetchall()
+        try:
+            columns = _column_names(connection, database)
+            rows = connection.execute(f'SELECT * FROM "{TABLE}" ORDER BY "{ID_COLUMN}"').fetchall()
+        finally:
+            connection.close()
     except sqlite3.Error as error:
         raise IpamError(f"cannot read table {TABLE!r} from {database}: {error}") from error
-    finally:
-        connection.close()
     return PrefixTable(columns, rows)
 
 

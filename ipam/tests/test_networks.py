@@ -1,0 +1,142 @@
+"""The fast parser must agree with ipaddress on every string, canonical or not."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from ipam.networks import (
+    IPV6_BIT,
+    LENGTH_BITS,
+    network_key,
+    network_keys,
+    network_text,
+)
+
+
+def ipaddress_key(value: object) -> int | None:
+    """The specification, written the slow way: the key ipaddress gives, or None if invalid."""
+    if value is None:
+        return None
+    try:
+        network = ipaddress.ip_network(str(value).strip(), strict=False)
+    except ValueError:
+        return None
+    version_bit = IPV6_BIT if network.version == 6 else 0
+    return version_bit | int(network.network_address) << LENGTH_BITS | network.prefixlen
+
+
+def assert_agrees_with_ipaddress(value: object) -> None:
+    expected = ipaddress_key(value)
+    for got in (network_key(value), network_keys([value])[0]):
+        if expected is None:
+            assert isinstance(got, str), f"{value!r} should be invalid, got key {got}"
+        else:
+            assert got == expected, f"{value!r}: {got!r} != {expected}"
+
+
+ipv4_networks = st.builds(
+    ipaddress.IPv4Network,
+    st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32)),
+    strict=st.just(False),
+)
+ipv6_networks = st.builds(
+    ipaddress.IPv6Network,
+    st.tuples(
+        st.one_of(
+            st.integers(0, 2**128 - 1),
+            st.integers(0, 2**32 - 1),  # ::a.b.c.d and friends: many zero groups
+            st.integers(0, 2**32 - 1).map(lambda low: 0xFFFF << 32 | low),  # IPv4-mapped
+            st.integers(0, 2**16 - 1).map(lambda group: group << 112),
+        ),
+        st.integers(0, 128),
+    ),
+    strict=st.just(False),
+)
+
+
+@given(st.one_of(ipv4_networks, ipv6_networks))
+def test_canonical_text_of_every_network_takes_the_key_of_ipaddress(network) -> None:
+    assert_agrees_with_ipaddress(str(network))
+    assert_agrees_with_ipaddress(network.with_netmask)
+    assert_agrees_with_ipaddress(str(network).upper())
+    assert_agrees_with_ipaddress(f"  {network.exploded}\t")
+    assert_agrees_with_ipaddress(str(network.network_address))
+
+
+@given(st.one_of(ipv4_networks, ipv6_networks))
+def test_network_text_is_what_ipaddress_prints(network) -> None:
+    key = ipaddress_key(str(network))
+    assert network_text(key) == str(network)
+
+
+# Adversarial strings: the characters every address syntax is made of, in any order.
+address_alphabet = st.sampled_from([*"0123456789abcdefABCDEF.:/%x+- \t\n", "\u0661", "\x00"])
+
+
+@given(st.text(address_alphabet, max_size=45))
+@example("1.2.3.4/24")
+@example("01.2.3.4/24")
+@example("1.2.3.4/024")
+@example("1.2.3.4/+24")
+@example("1.2.3.4/ 24")
+@example("1.2.3.04/24")
+@example("1.2.3.256/24")
+@example("1.2.3/24")
+@example("1.2.3.4.5/24")
+@example("1.2.3.4/33")
+@example("1.2.3.4/")
+@example("1.2.3.4//24")
+@example("1.2.3.4/24/24")
+@example("::/0")
+@example("::/129")
+@example("1:2:3:4:5:6:7::/64")
+@example("1::2:3:4:5:6:7:8/64")
+@example("::ffff:1.2.3.4/120")
+@example("::1.2.3.4/120")
+@example("fe80::1%eth0/64")
+@example("fe80::%1")
+@example("00001::/16")
+@example(":1::/16")
+@example("1:::/16")
+@example("\u0661.2.3.4/8")
+@example("1.2.3.4/\u0662\u0664")
+@example("1.2.3.4\x00/24")
+@example("10.0.0.0\n/8")
+def test_any_string_is_judged_exactly_as_ipaddress_judges_it(text: str) -> None:
+    assert_agrees_with_ipaddress(text)
+
+
+@given(
+    st.lists(
+        st.integers(0, 255).map(str) | st.sampled_from(["00", "01", "256", "", " 1", "1 ", "+1"]),
+        min_size=3,
+        max_size=5,
+    ),
+    st.integers(-1, 40).map(str) | st.sampled_from(["", "08", " 8", "8 "]),
+)
+def test_dotted_quads_near_the_canonical_form(octets: list[str], length: str) -> None:
+    assert_agrees_with_ipaddress(".".join(octets) + "/" + length)
+    assert_agrees_with_ipaddress(".".join(octets))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "   ", 5, 3.5, b"10.0.0.0/8", bytearray(b"1"), "10.0.0.0/8", " 10.0.0.0/8 "],
+)
+def test_values_of_any_sqlite_type_follow_str_of_the_value(value: object) -> None:
+    assert_agrees_with_ipaddress(value)
+
+
+def test_reasons_say_what_is_wrong() -> None:
+    assert network_key(None) == "prefix is NULL"
+    assert network_key("") == "prefix is empty"
+    assert network_key("  ") == "prefix is empty"
+    assert "300" in network_key("300.1.1.0/24")  # type: ignore[operator]
+    assert "33" in network_key("10.0.0.0/33")  # type: ignore[operator]
+    assert "Leading zeros" in network_key("010.0.0.0/8")  # type: ignore[operator]
+    assert "not-a-prefix" in network_key("not-a-prefix")  # type: ignore[operator]
+    assert "gggg" in network_key("gggg::/16")  # type: ignore[operator]
