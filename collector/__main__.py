@@ -1,0 +1,102 @@
+"""Command line: ``python -m collector`` (the daemon) or ``python -m collector --once``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from collector.daemon import run_daemon
+from collector.heartbeat import STATUS_BUSY, STATUS_OK
+from collector.runs import Settings, perform_run
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lock, try again later
+
+DEFAULT_DATABASE = "database/customers.db"
+DEFAULT_OUTPUT_DIRECTORY = "output"
+DEFAULT_HEARTBEAT = "/tmp/collector.heartbeat"
+DEFAULT_INTERVAL_SECONDS = "300"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of seconds above 0, not {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog="python -m collector",
+        description=(
+            "Export the customers table (job renamed to occupation) to OUTPUT_DIR/customers.csv, "
+            "appending only rows whose primary key is not in it yet, and rewrite the full "
+            "snapshot OUTPUT_DIR/customers_snapshot.csv. Without --once, runs at start and then "
+            "every interval until SIGTERM/SIGINT."
+        ),
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="run one export and exit (0 ok, 1 failed, 75 busy)"
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path(env("COLLECTOR_DB", DEFAULT_DATABASE)),
+        help="SQLite database to read, opened read-only (env COLLECTOR_DB, default %(default)s)",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path(env("COLLECTOR_OUTPUT_DIR", DEFAULT_OUTPUT_DIRECTORY)),
+        help="existing directory for the CSVs and the hidden lock/state files "
+        "(env COLLECTOR_OUTPUT_DIR, default %(default)s)",
+    )
+    parser.add_argument(
+        "--heartbeat",
+        type=Path,
+        default=Path(env("COLLECTOR_HEARTBEAT", DEFAULT_HEARTBEAT)),
+        help="heartbeat file written after every run, read by healthcheck.sh "
+        "(env COLLECTOR_HEARTBEAT, default %(default)s)",
+    )
+    parser.add_argument(
+        "--interval-seconds",
+        type=_positive_int,
+        default=env("COLLECTOR_INTERVAL_SECONDS", DEFAULT_INTERVAL_SECONDS),
+        help="seconds between runs of the daemon "
+        "(env COLLECTOR_INTERVAL_SECONDS, default %(default)s)",
+    )
+    return parser
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    settings = Settings(args.db, args.output_dir, args.heartbeat, args.interval_seconds)
+    if args.once:
+        status = perform_run(settings, next_run=lambda: None)
+        if status == STATUS_OK:
+            return EXIT_OK
+        return EXIT_BUSY if status == STATUS_BUSY else EXIT_FAILED
+    return run_daemon(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""One export run: bring customers.csv and the snapshot up to date with the table.
+
+customers.csv is append-only: a row is written once, the first time its key is seen, and never
+rewritten. Rows the table changed or deleted since are counted and logged, not touched. The
+snapshot is the whole current table, replaced atomically whenever the table may have changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import os
+import time
+from array import array
+from collections import deque
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
+from typing import BinaryIO
+
+from collector.csvfile import (
+    CsvScan,
+    encode_batch,
+    encode_header,
+    header_mismatch_message,
+    read_header,
+)
+from collector.errors import HeaderMismatchError, OutputDirectoryError
+from collector.files import atomic_writer, fsync_directory, remove_stale_temp_files
+from collector.lock import run_lock
+from collector.source import TableReader, TableShape
+from collector.state import (
+    FileIdentity,
+    RunState,
+    WrittenRecords,
+    file_sha256,
+    load_summary,
+    load_written_records,
+    save_state,
+)
+
+CUSTOMERS_CSV = "customers.csv"
+SNAPSHOT_CSV = "customers_snapshot.csv"
+STATE_FILE = ".collector.state"
+LOCK_FILE = ".collector.lock"
+
+log = logging.getLogger("collector")
+
+
+@dataclass(frozen=True)
+class BatchDiff:
+    """How a batch of table rows compares with the records already in customers.csv."""
+
+    new: list[int]  # positions in the batch of rows whose key is not in the file
+    matched: list[int]  # positions in WrittenRecords of the keys the batch holds
+    changed: int  # rows whose key is in the file but whose record there differs
+
+
+def diff_batch(
+    keys: Sequence[str], fingerprints: Sequence[int], written: WrittenRecords
+) -> BatchDiff:
+    """Compare a batch with what is written: by key for new rows, by fingerprint for changes."""
+    if not written:  # a new file: every row is new
+        return BatchDiff(list(range(len(keys))), [], 0)
+    positions = list(map(written.positions.get, keys))
+    if None not in positions:  # the usual batch: every key already written
+        stored = map(written.fingerprints.__getitem__, positions)
+        return BatchDiff([], positions, sum(map(operator.ne, stored, fingerprints)))
+    new = [index for index, position in enumerate(positions) if position is None]
+    matched = [position for position in positions if position is not None]
+    changed = sum(
+        written.fingerprints[position] != fingerprint
+        for position, fingerprint in zip(positions, fingerprints)
+        if position is not None
+    )
+    return BatchDiff(new, matched, changed)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    rows: int  # rows in the table
+    appended: int  # rows added to customers.csv by this run
+    changed: int  # rows in customers.csv whose row in the table now differs
+    deleted: int  # rows in customers.csv no longer in the table
+    unchanged_table: bool  # the table and both files were as the last run left them: no writes
+    torn_bytes_removed: int = 0
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    directory: Path
+
+    @property
+    def customers(self) -> Path:
+        return self.directory / CUSTOMERS_CSV
+
+    @property
+    def snapshot(self) -> Path:
+        return self.directory / SNAPSHOT_CSV
+
+    @property
+    def state(self) -> Path:
+        return self.directory / STATE_FILE
+
+    @property
+    def lock(self) -> Path:
+        return self.directory / LOCK_FILE
+
+
+def run_export(database: Path, output_directory: Path) -> RunResult:
+    """Run one export under the lock; raises CollectorError (outputs untouched) when it cannot."""
+    if not output_directory.is_dir():
+        raise OutputDirectoryError(f"output directory not found: {output_directory}")
+    paths = OutputPaths(output_directory)
+    with run_lock(paths.lock):
+        for target in (paths.customers, paths.snapshot, paths.state):
+            remove_stale_temp_files(target)
+        with TableReader(database) as table:
+            previous = load_summary(paths.state)
+            if _nothing_changed(previous, table, paths):
+                assert previous is not None
+                return RunResult(previous.rows, 0, previous.changed, previous.deleted, True)
+            return _export(table, paths, previous)
+
+
+def _nothing_changed(previous: RunState | None, table: TableReader, paths: OutputPaths) -> bool:
+    """True when the database file and both CSVs are exactly as the last successful run left them.
+
+    The database test is a SHA-256 of the whole file under SQLite's shared lock, so it is never
+    weaker than reading the rows: identical bytes hold identical rows. It is skipped (full run) in
+    WAL mode, when the state is missing or of another version, or when either CSV was touched.
+    """
+    return (
+        previous is not None
+        and table.content_digest is not None
+        and previous.database_sha256 == table.content_digest
+        and previous.header == table.shape.header
+        and previous.key_positions == table.shape.key_positions
+        and FileIdentity.of(paths.snapshot) == previous.snapshot
+        and previous.describes_customers_csv(paths.customers)
+    )
+
+
+def _written_records(
+    previous: RunState | None, shape: TableShape, paths: OutputPaths
+) -> tuple[WrittenRecords, int]:
+    """What customers.csv already holds, and the offset where its last complete record ends.
+
+    Taken from the state only when the state describes this very file (identity and SHA-256) and
+    the same key; otherwise read from the file as CSV records, which also finds a torn tail.
+    """
+    header = read_header(paths.customers)
+    if header != list(shape.header):
+        raise HeaderMismatchError(header_mismatch_message(paths.customers, shape.header))
+    if (
+        previous is not None
+        and previous.key_positions == shape.key_positions
+        and previous.header == shape.header
+        and previous.describes_customers_csv(paths.customers)
+    ):
+        written = load_written_records(paths.state)
+        if written is not None:
+            return written, previous.customers_csv.size
+    scan = CsvScan(paths.customers, shape.header)
+    written = WrittenRecords()
+    pending: list[list[str]] = []
+    for record in scan.records():
+        pending.append(record)
+        if len(pending) == 5000:
+            _remember(written, pending, shape.key_positions)
+            pending.clear()
+    _remember(written, pending, shape.key_positions)
+    return written, scan.valid_end
+
+
+def _remember(
+    written: WrittenRecords, records: list[list[str]], key_positions: Sequence[int]
+) -> None:
+    batch = encode_batch(records, key_positions)
+    written.extend(batch.keys, batch.fingerprints)
+
+
+class _CustomersAppender:
+    """Appends to an existing customers.csv; a torn tail is cut first, even with no rows to add."""
+
+    def __init__(self, path: Path, valid_end: int) -> None:
+        self.path = path
+        self.valid_end = valid_end
+        self.torn_bytes = path.stat().st_size - valid_end
+        self._stream: BinaryIO | None = None
+
+    def _open(self) -> BinaryIO:
+        if self._stream is None:
+            if self.torn_bytes:
+                log.warning(
+                    "%s ended with %d bytes of an incomplete record (an interrupted append); "
+                    "cut back to the last complete record at byte %d",
+                    self.path,
+                    self.torn_bytes,
+                    self.valid_end,
+                )
+                os.truncate(self.path, self.valid_end)
+            self._stream = open(self.path, "ab")  # noqa: SIM115 (open across batches, closed in finish)
+        return self._stream
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self._open().write(data)
+
+    def finish(self) -> None:
+        """Make the appends durable: flushed and fsynced before the run reports success."""
+        if self.torn_bytes:
+            self._open()
+        if self._stream is not None:
+            self._stream.flush()
+            os.fsync(self._stream.fileno())
+            self._stream.close()
+            self._stream = None
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+
+def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -> RunResult:
+    shape = table.shape
+    creating = not paths.customers.exists()
+    if creating:
+        written, valid_end = WrittenRecords(), 0
+    else:
+        written, valid_end = _written_records(previous, shape, paths)
+    header = encode_header(shape.header)
+    seen = bytearray(len(written))
+    new_keys: list[str] = []
+    new_fingerprints = array("I")
+    rows = changed = 0
+    with ExitStack() as stack:
+        snapshot = stack.enter_context(atomic_writer(paths.snapshot))
+        snapshot.write(header)
+        if creating:
+            customers: BinaryIO | _CustomersAppender = stack.enter_context(
+                atomic_writer(paths.customers)
+            )
+            customers.write(header)
+        else:
+            customers = _CustomersAppender(paths.customers, valid_end)
+            stack.callback(customers.close)
+        for rows_batch in table.batches():
+            batch = encode_batch(rows_batch, shape.key_positions)
+            fingerprints = batch.fingerprints
+            diff = diff_batch(batch.keys, fingerprints, written)
+            data = batch.data()
+            snapshot.write(data)
+            customers.write(data if len(diff.new) == len(batch.keys) else batch.data(diff.new))
+            _mark(seen, diff.matched)
+            if len(diff.new) == len(batch.keys):
+                new_keys.extend(batch.keys)
+                new_fingerprints.extend(fingerprints)
+            else:
+                new_keys.extend(batch.keys[index] for index in diff.new)
+                new_fingerprints.extend(fingerprints[index] for index in diff.new)
+            rows += len(batch.keys)
+            changed += diff.changed
+        if isinstance(customers, _CustomersAppender):
+            customers.finish()
+        # Leaving the block fsyncs and moves the snapshot (and a new customers.csv) into place.
+    if not creating:
+        fsync_directory(paths.directory)
+    # Only the first record of a key is ever matched: this counts distinct keys gone from the table.
+    deleted = len(written.positions) - seen.count(1) if written else 0
+    written.extend(new_keys, new_fingerprints)
+    state = RunState(
+        database_sha256=table.content_digest,
+        header=shape.header,
+        key_positions=shape.key_positions,
+        customers_csv=_identity(paths.customers),
+        customers_csv_sha256=file_sha256(paths.customers),
+        snapshot=_identity(paths.snapshot),
+        rows=rows,
+        changed=changed,
+        deleted=deleted,
+    )
+    save_state(paths.state, state, written)
+    torn = customers.torn_bytes if isinstance(customers, _CustomersAppender) else 0
+    return RunResult(rows, len(new_keys), changed, deleted, False, torn)
+
+
+def _mark(flags: bytearray, positions: Sequence[int]) -> None:
+    """Set ``flags[p] = 1`` for every p, looping in C (a deque of length 0 just drains the map)."""
+    deque(map(flags.__setitem__, positions, repeat(1)), maxlen=0)
+
+
+def _identity(path: Path) -> FileIdentity:
+    identity = FileIdentity.of(path)
+    assert identity is not None, f"{path} was just written"
+    return identity
+
+
+def timed_run(database: Path, output_directory: Path) -> tuple[RunResult, float]:
+    """``run_export`` and how long it took, in seconds."""
+    started = time.monotonic()
+    result = run_export(database, output_directory)
+    return result, time.monotonic() - started
