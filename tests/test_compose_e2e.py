@@ -214,9 +214,11 @@ def stack(tmp_path: Path) -> Stack:
             item.unlink()
     output.mkdir(exist_ok=True)
     if os.getuid() == 0:
-        # Root runs the containers as an ordinary user, who must be able to write output/.
+        # Root runs the containers as an ordinary user, who must be able to write where the
+        # services write: output/, and ipam/ for the coverage command's coverage_results.
         uid = gid = NON_ROOT_ID
-        os.chown(output, uid, gid)
+        for writable in (output, workdir / "ipam"):
+            os.chown(writable, uid, gid)
     else:  # the documented way: the containers run as whoever runs the stack
         uid, gid = os.getuid(), os.getgid()
 
@@ -294,6 +296,14 @@ def _check_the_stack(stack: Stack, tmp_path: Path) -> None:
     assert stack.run("exec", "-T", "collector", "python", "-c", version).strip() == "3.10"
     assert stack.run("exec", "-T", "ipam", "python", "-c", version).strip() == "3.9"
     lap("3. Python versions")
+
+    # The README's coverage command works in the ipam container, read-only root and all.
+    results = stack.directory / "ipam" / "coverage_results"
+    results.unlink(missing_ok=True)
+    report = stack.run("exec", "-T", "ipam", "sh", "ipam/coverage.sh", timeout=300)
+    assert "TOTAL" in report
+    assert results.read_text() in report
+    lap("coverage command in the ipam container")
 
     # 7. Hardening (checked while both run): no network, read-only root, no capabilities,
     #    no privilege gain, not root - in the configuration and as the process sees it.
