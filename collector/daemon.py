@@ -13,6 +13,7 @@ import signal
 from datetime import datetime, timezone
 from types import FrameType
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -25,8 +26,8 @@ MISFIRE_GRACE_SECONDS = 60
 log = logging.getLogger("collector")
 
 
-def build_scheduler(settings: Settings) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone=timezone.utc)
+def build_scheduler(settings: Settings, executor: ThreadPoolExecutor) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone=timezone.utc, executors={"default": executor})
 
     def next_run() -> datetime | None:
         job = scheduler.get_job(JOB_ID)
@@ -49,14 +50,17 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
 def run_daemon(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT; returns the exit status (0)."""
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per run is ours
-    scheduler = build_scheduler(settings)
+    executor = ThreadPoolExecutor(max_workers=1)
+    scheduler = build_scheduler(settings, executor)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
+        # Only ask the scheduler to stop here: waiting in a signal handler could deadlock with
+        # the run, which may need a scheduler lock the interrupted main thread holds.
         log.info(
             "%s received: finishing the run in progress, then exiting", signal.Signals(signum).name
         )
         with contextlib.suppress(SchedulerNotRunningError):  # a second signal while stopping
-            scheduler.shutdown(wait=True)  # waits for the running export
+            scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -67,6 +71,7 @@ def run_daemon(settings: Settings) -> int:
         settings.interval_seconds,
         settings.heartbeat,
     )
-    scheduler.start()
+    scheduler.start()  # returns once stop() has run
+    executor.shutdown(wait=True)  # the run in progress, if any, finishes here
     log.info("collector stopped")
     return 0

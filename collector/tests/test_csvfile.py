@@ -1,0 +1,183 @@
+"""The CSV layer: byte-for-byte csv.writer output, records read back, torn tails found."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from collector.csvfile import CsvScan, encode_batch, encode_column, encode_header, read_header
+from collector.errors import HeaderMismatchError, MalformedCsvError
+from collector.tests.helpers import AWKWARD_ROWS, HEADER
+
+# Text biased towards the characters that decide quoting, plus anything Unicode.
+awkward_text = st.text(
+    alphabet=st.one_of(st.sampled_from(',"\r\n \x00aZé😀'), st.characters(codec="utf-8")),
+    max_size=12,
+)
+value = st.one_of(
+    st.none(),
+    awkward_text,
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
+    st.binary(max_size=4),
+)
+
+
+def stdlib_csv(rows: list[tuple[object, ...]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode()
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> list[tuple[object, ...]]:
+    width = draw(st.integers(min_value=1, max_value=5))
+    return draw(st.lists(st.tuples(*[value] * width), max_size=8))
+
+
+@given(tables())
+@settings(max_examples=400, deadline=None)
+def test_encoding_is_byte_for_byte_what_csv_writer_writes(rows: list[tuple[object, ...]]) -> None:
+    assert encode_batch(rows, []).data() == stdlib_csv(rows)
+
+
+# csv.reader before Python 3.11 refuses NUL characters, so the round trip leaves them out.
+readable_text = awkward_text.filter(lambda text: "\x00" not in text)
+
+
+@given(st.lists(readable_text, min_size=1, max_size=20))
+def test_encoding_round_trips_through_csv_reader(texts: list[str]) -> None:
+    rows = [(index, text, text) for index, text in enumerate(texts)]
+    data = encode_batch(rows, [0]).data().decode()
+    assert list(csv.reader(io.StringIO(data, newline=""))) == [
+        [str(index), text, text] for index, text, _ in rows
+    ]
+
+
+def test_awkward_values_round_trip_and_null_becomes_empty() -> None:
+    data = encode_batch(AWKWARD_ROWS, [0]).data()
+    assert data == stdlib_csv(AWKWARD_ROWS)
+    records = list(csv.reader(io.StringIO(data.decode(), newline="")))
+    assert records[1][4] == ""  # the NULL phone
+    assert records[0][2] == "32390 Norris Falls\nSethland, NY 73456"
+    assert records[1][2] == "Calle de Alcalá 1\r\nMadrid"
+    assert records[3] == [str(v) for v in AWKWARD_ROWS[3]]
+
+
+def test_quoting_is_minimal() -> None:
+    assert list(encode_column(["plain", "with space", "a,b", 'q"q', "l\nl", "c\rr", ""])) == [
+        "plain",
+        "with space",
+        '"a,b"',
+        '"q""q"',
+        '"l\nl"',
+        '"c\rr"',
+        "",
+    ]
+    assert list(encode_column([1, -2, 3])) == ["1", "-2", "3"]
+    assert list(encode_column([None, 1.5, "x"])) == ["", "1.5", "x"]
+
+
+def test_keys_are_the_csv_text_of_the_key_fields() -> None:
+    rows = [(1, "a,b", "x"), (2, "c", "y")]
+    assert encode_batch(rows, [0]).keys == ["1", "2"]
+    assert encode_batch(rows, [1, 0]).keys == ['"a,b",1', "c,2"]
+    whole = encode_batch(rows, [])
+    assert whole.keys == ['1,"a,b",x', "2,c,y"]
+    assert whole.fingerprints == [zlib.crc32(record) for record in whole.records]
+
+
+def test_header_record() -> None:
+    assert encode_header(HEADER) == b"id,name,address,email,phone,company,occupation\r\n"
+    assert encode_header(["a,b", "c"]) == b'"a,b",c\r\n'
+
+
+def write_csv(path: Path, rows: list[tuple[object, ...]]) -> bytes:
+    data = encode_header(HEADER) + encode_batch(rows, [0]).data()
+    path.write_bytes(data)
+    return data
+
+
+def scan(path: Path) -> tuple[list[list[str]], CsvScan]:
+    scanner = CsvScan(path, HEADER)
+    return list(scanner.records()), scanner
+
+
+def test_scan_reads_every_record_of_a_complete_file(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    data = write_csv(path, AWKWARD_ROWS)
+    records, scanner = scan(path)
+    assert records == [["" if v is None else str(v) for v in row] for row in AWKWARD_ROWS]
+    assert scanner.valid_end == len(data)
+
+
+@given(cut=st.integers(min_value=0, max_value=10_000), garbage=st.sampled_from([b"", b"\xc3"]))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_a_torn_tail_at_any_offset_ends_at_the_last_complete_record(
+    tmp_path: Path, cut: int, garbage: bytes
+) -> None:
+    """Cut the file anywhere after the header: exactly the records wholly before the cut survive."""
+    path = tmp_path / "torn.csv"
+    header = encode_header(HEADER)
+    records = encode_batch(AWKWARD_ROWS, [0]).records
+    ends = []
+    data = header
+    for record in records:
+        data += record + b"\r\n"
+        ends.append(len(data))
+    cut = len(header) + cut % (len(data) - len(header) + 1)
+    path.write_bytes(data[:cut] + (garbage if cut < len(data) else b""))
+    survivors, scanner = scan(path)
+    complete = [end for end in ends if end <= cut]
+    assert scanner.valid_end == (complete[-1] if complete else len(header))
+    assert len(survivors) == len(complete)
+    assert survivors == [
+        ["" if v is None else str(v) for v in row] for row in AWKWARD_ROWS[: len(complete)]
+    ]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b'9,"unterminated,x,y,z,w,v\r\n', b"9,too,few\r\n", b"9,a,b,c,d,e,f\n", b"\xff\xfe,a\r\n"],
+)
+def test_damage_followed_by_more_records_is_refused_not_truncated(
+    tmp_path: Path, damage: bytes
+) -> None:
+    path = tmp_path / "customers.csv"
+    good = write_csv(path, AWKWARD_ROWS[:2])
+    tail = encode_batch(AWKWARD_ROWS[2:], [0]).data()
+    path.write_bytes(good + damage + tail)
+    with pytest.raises(MalformedCsvError, match="damaged at byte"):
+        scan(path)
+
+
+@pytest.mark.parametrize(
+    "last", [b"9,a,b,c,d,e,f", b"9,a,b\r\n", b"9,a,b,c,d,e,f\n", b'9,"a\r\n', b"9,\xc3"]
+)
+def test_damage_that_reaches_the_end_is_a_torn_tail(tmp_path: Path, last: bytes) -> None:
+    path = tmp_path / "customers.csv"
+    good = write_csv(path, AWKWARD_ROWS)
+    path.write_bytes(good + last)
+    records, scanner = scan(path)
+    assert len(records) == len(AWKWARD_ROWS)
+    assert scanner.valid_end == len(good)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"id,name\r\n", b"id,name,address,email,phone,company,job\r\n", HEADER[0].encode()],
+)
+def test_a_foreign_or_torn_header_is_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_bytes(content)
+    assert read_header(path) != HEADER
+    with pytest.raises(HeaderMismatchError):
+        scan(path)

@@ -1,0 +1,356 @@
+"""Export semantics, line by line of the issue: create, append by key, never rewrite, recover."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from collector.csvfile import encode_batch
+from collector.errors import (
+    DatabaseNotFoundError,
+    HeaderMismatchError,
+    LockBusyError,
+    OutputDirectoryError,
+    SchemaError,
+)
+from collector.export import (
+    CUSTOMERS_CSV,
+    LOCK_FILE,
+    SNAPSHOT_CSV,
+    STATE_FILE,
+    WrittenRecords,
+    diff_batch,
+    run_export,
+)
+from collector.lock import run_lock
+from collector.tests.helpers import (
+    AWKWARD_ROWS,
+    HEADER,
+    csv_text,
+    execute,
+    generated_rows,
+    make_database,
+    read_records,
+)
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    directory = tmp_path / "output"
+    directory.mkdir()
+    return directory
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+
+
+def test_first_run_writes_header_and_every_row_in_key_order(tmp_path: Path, out: Path) -> None:
+    shuffled = [AWKWARD_ROWS[i] for i in (3, 0, 4, 2, 1)]
+    db = make_database(tmp_path / "c.db", shuffled)
+    result = run_export(db, out)
+    assert (result.rows, result.appended, result.changed, result.deleted) == (5, 5, 0, 0)
+    expected = [HEADER, *csv_text(AWKWARD_ROWS)]
+    assert read_records(out / CUSTOMERS_CSV) == expected
+    assert read_records(out / SNAPSHOT_CSV) == expected
+    raw = (out / CUSTOMERS_CSV).read_bytes()
+    assert raw.startswith(b"id,name,address,email,phone,company,occupation\r\n")
+    assert not raw.startswith(b"\xef\xbb\xbf")  # no BOM
+    assert raw.endswith(b"\r\n")
+    assert sorted(p.name for p in out.iterdir()) == [
+        LOCK_FILE,
+        STATE_FILE,
+        CUSTOMERS_CSV,
+        SNAPSHOT_CSV,
+    ]
+
+
+def test_a_rerun_with_nothing_new_leaves_every_file_byte_identical(
+    tmp_path: Path, out: Path
+) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    run_export(db, out)
+    before = files(out)
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    result = run_export(db, out)
+    assert result.unchanged_table and result.appended == 0
+    assert files(out) == before
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamps
+
+
+@pytest.mark.parametrize("with_state", [True, False])
+def test_only_rows_with_new_keys_are_appended_even_below_the_largest_id(
+    tmp_path: Path, out: Path, with_state: bool
+) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(10, 20))
+    run_export(db, out)
+    if not with_state:
+        (out / STATE_FILE).unlink()
+    execute(db, "DELETE FROM customers WHERE id = 15")
+    make_rows = generated_rows(1, 3) + generated_rows(15, 16) + generated_rows(25, 27)
+    with sqlite3.connect(db) as connection:
+        connection.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)", make_rows)
+    connection.close()
+    # id 15 was written, deleted, then inserted again: its key is in the file, so it is not new.
+    result = run_export(db, out)
+    assert result.appended == 4
+    expected = [HEADER, *csv_text(generated_rows(10, 20)), *csv_text(generated_rows(1, 3))]
+    expected += csv_text(generated_rows(25, 27))
+    assert read_records(out / CUSTOMERS_CSV) == expected
+
+
+@pytest.mark.parametrize("with_state", [True, False])
+def test_changed_and_deleted_rows_are_counted_never_rewritten(
+    tmp_path: Path, out: Path, with_state: bool
+) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    run_export(db, out)
+    original = (out / CUSTOMERS_CSV).read_bytes()
+    if not with_state:
+        (out / STATE_FILE).unlink()
+    execute(db, "UPDATE customers SET job = 'Astronaut' WHERE id IN (1, 2)")
+    execute(db, "UPDATE customers SET phone = phone WHERE id = 3")  # same value: not a change
+    execute(db, "DELETE FROM customers WHERE id IN (4, 5)")
+    result = run_export(db, out)
+    assert (result.rows, result.appended, result.changed, result.deleted) == (3, 0, 2, 2)
+    assert (out / CUSTOMERS_CSV).read_bytes() == original
+    snapshot = read_records(out / SNAPSHOT_CSV)
+    assert [record[0] for record in snapshot[1:]] == ["1", "2", "3"]
+    assert snapshot[1][6] == "Astronaut"
+    # The counts stay right on the next run, which finds nothing changed.
+    again = run_export(db, out)
+    assert again.unchanged_table
+    assert (again.changed, again.deleted, again.appended) == (2, 2, 0)
+
+
+def test_a_changed_row_that_changes_back_is_no_longer_counted(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    run_export(db, out)
+    execute(db, "UPDATE customers SET name = 'Someone Else' WHERE id = 1")
+    assert run_export(db, out).changed == 1
+    execute(db, "UPDATE customers SET name = 'Patrick Smith' WHERE id = 1")
+    assert run_export(db, out).changed == 0
+
+
+def test_the_snapshot_follows_the_table_and_is_always_complete(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 50))
+    for step in range(3):
+        run_export(db, out)
+        with sqlite3.connect(db) as connection:
+            expected = connection.execute("SELECT * FROM customers ORDER BY id").fetchall()
+        connection.close()
+        assert read_records(out / SNAPSHOT_CSV) == [HEADER, *csv_text(expected)]
+        execute(db, f"DELETE FROM customers WHERE id % 5 = {step}")
+        execute(db, f"UPDATE customers SET name = 'step {step}' WHERE id % 7 = 0")
+    # No temp file is ever left behind by a run that completed.
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_foreign_header_is_refused_and_the_file_left_untouched(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    foreign = b"id,name,job\r\n1,a,b\r\n"
+    (out / CUSTOMERS_CSV).write_bytes(foreign)
+    with pytest.raises(HeaderMismatchError, match="expected header"):
+        run_export(db, out)
+    assert (out / CUSTOMERS_CSV).read_bytes() == foreign
+    assert not (out / SNAPSHOT_CSV).exists()
+
+
+def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path, out: Path) -> None:
+    missing = tmp_path / "no such dir?#" / "customers.db"
+    with pytest.raises(DatabaseNotFoundError, match="database not found"):
+        run_export(missing, out)
+    assert not missing.exists()
+    assert not missing.parent.exists()
+    assert not (out / CUSTOMERS_CSV).exists()
+
+
+def test_a_database_path_with_uri_characters_works(tmp_path: Path, out: Path) -> None:
+    directory = tmp_path / "odd ?name#%20"
+    directory.mkdir()
+    db = make_database(directory / "c.db", AWKWARD_ROWS)
+    assert run_export(db, out).rows == 5
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ("CREATE TABLE clients (id INTEGER PRIMARY KEY, job TEXT)", "no 'customers' table"),
+        ("CREATE TABLE customers (id INTEGER PRIMARY KEY, occupation TEXT)", "no 'job' column"),
+    ],
+)
+def test_missing_table_or_job_column_is_fatal(
+    tmp_path: Path, out: Path, schema: str, message: str
+) -> None:
+    db = tmp_path / "c.db"
+    execute(db, schema)
+    with pytest.raises(SchemaError, match=message):
+        run_export(db, out)
+    assert list(out.iterdir()) == [out / LOCK_FILE]
+
+
+def test_a_missing_output_directory_is_fatal(tmp_path: Path) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    with pytest.raises(OutputDirectoryError):
+        run_export(db, tmp_path / "nowhere")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_job_is_renamed_in_place_whatever_the_column_order(tmp_path: Path, out: Path) -> None:
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (job TEXT, id INTEGER PRIMARY KEY, jobs TEXT)")
+    execute(db, "INSERT INTO customers VALUES ('Pilot', 7, 'x')")
+    run_export(db, out)
+    assert read_records(out / CUSTOMERS_CSV) == [["occupation", "id", "jobs"], ["Pilot", "7", "x"]]
+
+
+def test_a_table_without_primary_key_is_diffed_on_whole_rows(tmp_path: Path, out: Path) -> None:
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (name TEXT, job TEXT)")
+    execute(db, "INSERT INTO customers VALUES ('a', 'x'), ('b', 'y')")
+    run_export(db, out)
+    execute(db, "UPDATE customers SET job = 'z' WHERE name = 'a'")
+    result = run_export(db, out)
+    # The changed row is a new whole row; its old version counts as deleted.
+    assert (result.appended, result.changed, result.deleted) == (1, 0, 1)
+    assert read_records(out / CUSTOMERS_CSV) == [
+        ["name", "occupation"],
+        ["a", "x"],
+        ["b", "y"],
+        ["a", "z"],
+    ]
+
+
+def test_a_composite_primary_key_is_the_diff_key(tmp_path: Path, out: Path) -> None:
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (a TEXT, b INTEGER, job TEXT, PRIMARY KEY (b, a))")
+    execute(db, "INSERT INTO customers VALUES ('x,1', 2, 'p'), ('x', 1, 'q')")
+    run_export(db, out)
+    execute(db, "INSERT INTO customers VALUES ('x', 2, 'r')")
+    execute(db, "UPDATE customers SET job = 'changed' WHERE a = 'x' AND b = 1")
+    result = run_export(db, out)
+    assert (result.appended, result.changed, result.deleted) == (1, 1, 0)
+    # Key order is (b, a): (1,'x'), (2,'x'), (2,'x,1').
+    assert read_records(out / CUSTOMERS_CSV) == [
+        ["a", "b", "occupation"],
+        ["x", "1", "q"],
+        ["x,1", "2", "p"],
+        ["x", "2", "r"],
+    ]
+
+
+def test_wal_mode_is_compared_in_full_every_run(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 10))
+    execute(db, "PRAGMA journal_mode=WAL")
+    writer = sqlite3.connect(db)  # keeps the -wal file alive with committed rows in it
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    run_export(db, out)
+    writer.execute("INSERT INTO customers VALUES (100, 'n', 'a', 'e', 'p', 'c', 'j')")
+    writer.commit()
+    result = run_export(db, out)
+    assert not result.unchanged_table
+    assert result.appended == 1
+    assert read_records(out / CUSTOMERS_CSV)[-1][0] == "100"
+    assert not run_export(db, out).unchanged_table  # never trusted in WAL mode
+    writer.close()
+
+
+def test_the_state_is_not_trusted_when_the_csv_changed_behind_its_back(
+    tmp_path: Path, out: Path
+) -> None:
+    """Same size, same mtime, other content: the digest catches it; rows are read from the file."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 4))
+    run_export(db, out)
+    path = out / CUSTOMERS_CSV
+    status = path.stat()
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"\r\n3,", b"\r\n9,"))  # the file now claims id 9, not 3
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    result = run_export(db, out)
+    assert result.appended == 2  # 3 and 50: what the file holds decides, not the state
+    assert [r[0] for r in read_records(path)[1:]] == ["1", "2", "9", "3", "50"]
+
+
+def test_an_unchanged_database_with_a_deleted_snapshot_rewrites_it(
+    tmp_path: Path, out: Path
+) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    run_export(db, out)
+    expected = (out / SNAPSHOT_CSV).read_bytes()
+    (out / SNAPSHOT_CSV).unlink()
+    assert not run_export(db, out).unchanged_table
+    assert (out / SNAPSHOT_CSV).read_bytes() == expected
+
+
+@given(cut=st.integers(min_value=1, max_value=100_000))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_a_torn_append_at_any_offset_recovers_without_loss_or_duplicate(
+    tmp_path_factory: pytest.TempPathFactory, cut: int
+) -> None:
+    """Simulate a run killed mid-append: the file ends with part of the appended bytes."""
+    base = tmp_path_factory.mktemp("torn")
+    out = base / "output"
+    out.mkdir()
+    db = make_database(base / "c.db", [*AWKWARD_ROWS, *generated_rows(6, 20)])
+    run_export(db, out)
+    path = out / CUSTOMERS_CSV
+    before = path.read_bytes()
+    with sqlite3.connect(db) as connection:
+        connection.executemany(
+            "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)", generated_rows(20, 40)
+        )
+    connection.close()
+    run_export(db, out)
+    after = path.read_bytes()
+    appended = after[len(before) :]
+    kept = cut % len(appended)
+    path.write_bytes(before + appended[:kept])
+    record_ends = [0]
+    for record in encode_batch(generated_rows(20, 40), [0]).records:
+        record_ends.append(record_ends[-1] + len(record) + 2)
+    torn = kept - max(end for end in record_ends if end <= kept)
+    result = run_export(db, out)
+    assert result.torn_bytes_removed == torn
+    with sqlite3.connect(db) as connection:
+        everything = connection.execute("SELECT * FROM customers ORDER BY id").fetchall()
+    connection.close()
+    assert read_records(path) == [HEADER, *csv_text(everything)]
+    assert path.read_bytes() == after
+
+
+def test_lock_contention_the_second_run_writes_nothing(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    with run_lock(out / LOCK_FILE), pytest.raises(LockBusyError, match="another collector run"):
+        run_export(db, out)
+    assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+    assert run_export(db, out).appended == 5  # the lock is free again
+
+
+def test_diff_batch_matches_a_brute_force_oracle() -> None:
+    @given(
+        written=st.dictionaries(st.text(max_size=3), st.integers(0, 3), max_size=8),
+        batch=st.lists(st.tuples(st.text(max_size=3), st.integers(0, 3)), max_size=8),
+    )
+    def check(written: dict[str, int], batch: list[tuple[str, int]]) -> None:
+        records = WrittenRecords()
+        records.extend(list(written), list(written.values()))
+        keys = [key for key, _ in batch]
+        fingerprints = [fingerprint for _, fingerprint in batch]
+        diff = diff_batch(keys, fingerprints, records)
+        assert diff.new == [i for i, key in enumerate(keys) if key not in written]
+        assert diff.changed == sum(
+            1 for key, fingerprint in batch if key in written and written[key] != fingerprint
+        )
+        assert sorted(diff.matched) == sorted(
+            list(written).index(key) for key in keys if key in written
+        )
+
+    check()

@@ -1,0 +1,254 @@
+"""The real processes: ``python -m collector --once``, the daemon, and a run killed mid-append."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV
+from collector.heartbeat import parse_heartbeat
+from collector.lock import run_lock
+from collector.tests.helpers import (
+    AWKWARD_ROWS,
+    HEADER,
+    REPO_ROOT,
+    csv_text,
+    generated_rows,
+    make_database,
+    read_records,
+    run_collector,
+)
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    directory = tmp_path / "output"
+    directory.mkdir()
+    return directory
+
+
+def once(db: Path, out: Path, heartbeat: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_collector(
+        "--once", "--db", str(db), "--output-dir", str(out), "--heartbeat", str(heartbeat), *extra
+    )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_once_succeeds_with_one_log_line_and_a_heartbeat(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    completed = once(db, out, tmp_path / "hb")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == ""
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1
+    assert "run ok: rows=5 appended=5 changed=0 deleted=0 duration=" in lines[0]
+    assert read_records(out / CUSTOMERS_CSV) == [HEADER, *csv_text(AWKWARD_ROWS)]
+    beat = parse_heartbeat((tmp_path / "hb").read_text())
+    assert beat["status"] == "ok"
+    assert beat["rows"] == "5"
+    assert int(beat["last_success_epoch"]) >= int(beat["last_attempt_epoch"])
+
+
+def test_once_takes_its_defaults_from_the_environment(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    completed = run_collector(
+        "--once",
+        env={
+            "COLLECTOR_DB": str(db),
+            "COLLECTOR_OUTPUT_DIR": str(out),
+            "COLLECTOR_HEARTBEAT": str(tmp_path / "hb"),
+        },
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert (out / CUSTOMERS_CSV).exists()
+    assert (tmp_path / "hb").exists()
+
+
+def test_help_documents_every_option_and_variable() -> None:
+    completed = run_collector("--help")
+    assert completed.returncode == 0
+    for word in (
+        "--once",
+        "--db",
+        "--output-dir",
+        "--heartbeat",
+        "--interval-seconds",
+        "COLLECTOR_DB",
+        "COLLECTOR_OUTPUT_DIR",
+        "COLLECTOR_HEARTBEAT",
+        "COLLECTOR_INTERVAL_SECONDS",
+    ):
+        assert word in completed.stdout
+
+
+def test_a_fatal_error_exits_1_with_one_line_and_touches_nothing(tmp_path: Path, out: Path) -> None:
+    foreign = b"id;name\r\n"
+    (out / CUSTOMERS_CSV).write_bytes(foreign)
+    missing = tmp_path / "typo.db"
+    completed = once(missing, out, tmp_path / "hb")
+    assert completed.returncode == 1
+    assert completed.stderr.count("\n") == 1
+    assert f"run failed: database not found: {missing}" in completed.stderr
+    assert not missing.exists()
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    completed = once(db, out, tmp_path / "hb")
+    assert completed.returncode == 1
+    assert "does not start with the expected header" in completed.stderr
+    assert (out / CUSTOMERS_CSV).read_bytes() == foreign
+    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE, CUSTOMERS_CSV]
+    assert parse_heartbeat((tmp_path / "hb").read_text())["status"] == "failed"
+
+
+def test_a_run_that_finds_the_lock_taken_says_so_and_writes_nothing(
+    tmp_path: Path, out: Path
+) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    with run_lock(out / LOCK_FILE):
+        completed = once(db, out, tmp_path / "hb")
+    assert completed.returncode == 75
+    assert "another collector run holds" in completed.stderr
+    assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+
+
+def test_a_bad_interval_is_refused(tmp_path: Path) -> None:
+    completed = run_collector("--once", "--interval-seconds", "0")
+    assert completed.returncode == 2
+    assert "whole number of seconds" in completed.stderr
+
+
+def start_daemon(db: Path, out: Path, heartbeat: Path, interval: int = 1) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "collector"],
+        cwd=REPO_ROOT,
+        env={
+            **os.environ,
+            "COLLECTOR_DB": str(db),
+            "COLLECTOR_OUTPUT_DIR": str(out),
+            "COLLECTOR_HEARTBEAT": str(heartbeat),
+            "COLLECTOR_INTERVAL_SECONDS": str(interval),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return process.returncode, stderr
+
+
+def test_the_daemon_runs_at_once_then_every_interval_and_exits_0_on_sigterm(
+    tmp_path: Path, out: Path
+) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    heartbeat = tmp_path / "hb"
+    process = start_daemon(db, out, heartbeat)
+    try:
+        assert wait_for(heartbeat.exists), "no heartbeat after the first run"
+        first = parse_heartbeat(heartbeat.read_text())
+        assert first["status"] == "ok"
+        assert first["appended"] == "5"
+        assert first["interval_seconds"] == "1"
+        assert wait_for(
+            lambda: (
+                parse_heartbeat(heartbeat.read_text())["last_attempt_epoch"]
+                != first["last_attempt_epoch"]
+            )
+        ), "no second run"
+        assert process.poll() is None
+    finally:
+        code, stderr = stop(process)
+    assert code == 0, stderr
+    runs = [line for line in stderr.splitlines() if "run ok:" in line]
+    assert len(runs) >= 2
+    assert "rows=5 appended=5 changed=0 deleted=0 duration=" in runs[0]
+    assert "next_run=20" in runs[0]
+    assert "SIGTERM received" in stderr
+    assert read_records(out / CUSTOMERS_CSV) == [HEADER, *csv_text(AWKWARD_ROWS)]
+
+
+def test_a_failed_run_is_logged_and_the_daemon_keeps_going(tmp_path: Path, out: Path) -> None:
+    db = tmp_path / "later.db"
+    heartbeat = tmp_path / "hb"
+    process = start_daemon(db, out, heartbeat)
+    try:
+        assert wait_for(heartbeat.exists)
+        assert parse_heartbeat(heartbeat.read_text())["status"] == "failed"
+        make_database(db, AWKWARD_ROWS)  # the database shows up: the next run succeeds
+        assert wait_for(lambda: parse_heartbeat(heartbeat.read_text())["status"] == "ok")
+    finally:
+        code, stderr = stop(process)
+    assert code == 0
+    assert "run failed: database not found" in stderr
+
+
+def test_sigterm_during_a_run_lets_it_finish(tmp_path: Path, out: Path) -> None:
+    rows = generated_rows(1, 150_001)
+    db = make_database(tmp_path / "c.db", rows)
+    heartbeat = tmp_path / "hb"
+    process = start_daemon(db, out, heartbeat, interval=3600)
+    try:
+        in_progress = wait_for(lambda: any(p.name.endswith(".tmp") for p in out.iterdir()))
+        assert in_progress, "the first run never started writing"
+    finally:
+        code, stderr = stop(process)
+    assert code == 0, stderr
+    assert "run ok: rows=150000 appended=150000" in stderr
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert len(read_records(out / CUSTOMERS_CSV)) == 150_001
+    assert parse_heartbeat(heartbeat.read_text())["status"] == "ok"
+
+
+def test_a_run_killed_during_a_large_append_loses_and_duplicates_nothing(
+    tmp_path: Path, out: Path
+) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 1001))
+    assert once(db, out, tmp_path / "hb").returncode == 0
+    path = out / CUSTOMERS_CSV
+    size = path.stat().st_size
+    with sqlite3.connect(db) as connection:
+        connection.executemany(
+            "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)", generated_rows(1001, 200_001)
+        )
+    connection.close()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "collector", "--once", "--db", str(db), "--output-dir", str(out)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "COLLECTOR_HEARTBEAT": str(tmp_path / "hb")},
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for(lambda: path.stat().st_size > size), "the append never started"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    cut = path.stat().st_size
+    assert size < cut
+    completed = once(db, out, tmp_path / "hb")
+    assert completed.returncode == 0, completed.stderr
+    records = read_records(path)
+    assert records == [HEADER, *csv_text(generated_rows(1, 200_001))]
+    assert read_records(out / SNAPSHOT_CSV) == records
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
