@@ -1,11 +1,12 @@
 """The CSV files on disk: encoding rows, reading records back, and writing without tearing.
 
-The dialect is Python's ``csv`` default (comma, double quote, minimal quoting, CRLF), UTF-8 without
-a BOM, NULL as an empty field. ``encode_batch`` produces exactly what ``csv.writer`` would, but
-works a column at a time: a column with no comma, quote or line break in a batch is used as it
-is, and only the values that need quotes get them. That is what makes a first export of a large
-table cost less than the stdlib writer's per-character work (the tests check it byte for byte
-against ``csv.writer``).
+The dialect is Python's ``csv`` default (comma, double quote, minimal quoting, CRLF), UTF-8
+without a BOM, NULL as an empty field. ``encode_batch`` produces exactly what ``csv.writer``
+would, but works a column at a time: a column with no comma, quote or line break in a batch is
+used as it is, and only the values that need quotes get them. That is what makes a first export
+of a large table cost less than the stdlib writer's per-character work (the tests check it byte
+for byte against ``csv.writer``). A NUL character is written as is, like the csv module of
+Python 3.11+ (3.10's refuses to write it, 3.9's quotes it).
 """
 
 from __future__ import annotations
