@@ -10,7 +10,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from collector.daemon import run_daemon
 from collector.heartbeat import STATUS_BUSY, STATUS_OK
 from collector.runs import Settings, perform_run
 
@@ -95,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if status == STATUS_OK:
             return EXIT_OK
         return EXIT_BUSY if status == STATUS_BUSY else EXIT_FAILED
+    # Imported here: APScheduler takes a tenth of a second to import, which --once never needs.
+    from collector.daemon import run_daemon  # noqa: PLC0415
+
     return run_daemon(settings)
 
 

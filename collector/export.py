@@ -7,6 +7,7 @@ snapshot is the whole current table, replaced atomically whenever the table may 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import operator
 import os
@@ -239,6 +240,7 @@ def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -
     with ExitStack() as stack:
         snapshot = stack.enter_context(atomic_writer(paths.snapshot))
         snapshot.write(header)
+        created_digest = hashlib.sha256(header)
         if creating:
             customers: BinaryIO | _CustomersAppender = stack.enter_context(
                 atomic_writer(paths.customers)
@@ -253,7 +255,12 @@ def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -
             diff = diff_batch(batch.keys, fingerprints, written)
             data = batch.data()
             snapshot.write(data)
-            customers.write(data if len(diff.new) == len(batch.keys) else batch.data(diff.new))
+            if creating:  # the same bytes go to both files: encoded once, hashed as written
+                customers.write(data)
+                created_digest.update(data)
+            elif diff.new:
+                everything_new = len(diff.new) == len(batch.keys)
+                customers.write(data if everything_new else batch.data(diff.new))
             _mark(seen, diff.matched)
             if len(diff.new) == len(batch.keys):
                 new_keys.extend(batch.keys)
@@ -276,7 +283,9 @@ def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -
         header=shape.header,
         key_positions=shape.key_positions,
         customers_csv=_identity(paths.customers),
-        customers_csv_sha256=file_sha256(paths.customers),
+        customers_csv_sha256=created_digest.hexdigest()
+        if creating
+        else file_sha256(paths.customers),
         snapshot=_identity(paths.snapshot),
         rows=rows,
         changed=changed,

@@ -252,3 +252,27 @@ def test_a_run_killed_during_a_large_append_loses_and_duplicates_nothing(
     assert records == [HEADER, *csv_text(generated_rows(1, 200_001))]
     assert read_records(out / SNAPSHOT_CSV) == records
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_readers_only_ever_see_a_complete_snapshot(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 101))
+    assert once(db, out, tmp_path / "hb").returncode == 0
+    with sqlite3.connect(db) as connection:
+        connection.executemany(
+            "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)", generated_rows(101, 60_001)
+        )
+    connection.close()
+    snapshot = out / SNAPSHOT_CSV
+    process = subprocess.Popen(
+        [sys.executable, "-m", "collector", "--once", "--db", str(db), "--output-dir", str(out)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "COLLECTOR_HEARTBEAT": str(tmp_path / "hb")},
+        stderr=subprocess.DEVNULL,
+    )
+    sizes = set()
+    while process.poll() is None:
+        sizes.add(len(read_records(snapshot)))
+    sizes.add(len(read_records(snapshot)))
+    assert process.returncode == 0
+    assert sizes <= {101, 60_001}
+    assert 60_001 in sizes
