@@ -27,6 +27,8 @@ log() { printf '[standin] %s\n' "$*" >&2; }
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
+work=$(mktemp -d "$cache/build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 
 # The debootstrap root filesystem, shared by both images and by later runs.
 rootfs_base() {
@@ -46,7 +48,7 @@ rootfs_base() {
 
 # build_image <python version X.Y> <requirements.txt> <image tag>
 build_image() {
-  local minor=$1 requirements=$2 tag=$3 interpreter version fingerprint wheels work root
+  local minor=$1 requirements=$2 tag=$3 interpreter version fingerprint wheels root
   interpreter=$(ls -d "$pyenv_versions/$minor".*/bin/python"$minor" 2>/dev/null | sort -V | tail -n 1 || true)
   [ -n "$interpreter" ] || { log "no Python $minor under $pyenv_versions"; exit 1; }
   local prefix=${interpreter%/bin/*}
@@ -66,9 +68,7 @@ build_image() {
     mv "$wheels.partial" "$wheels"
   fi
 
-  work=$(mktemp -d "$cache/build-$minor.XXXXXX")
-  trap 'rm -rf "$work"' RETURN
-  root=$work/rootfs
+  root=$work/rootfs-$minor
   cp -a "$(rootfs_base)" "$root"
 
   log "installing Python $version from $prefix into /usr/local"
@@ -98,6 +98,7 @@ build_image() {
     --change "LABEL ci.standin.fingerprint=$fingerprint" \
     --change 'CMD ["python3"]' \
     - "$tag" >/dev/null
+  rm -rf "$root"
   # The image this one replaced, if nothing is built on it any more.
   docker image prune -f --filter label=ci.standin.fingerprint >/dev/null
 }
