@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, Union, cast
 
 from collector.errors import HeaderMismatchError, MalformedCsvError
 
@@ -58,12 +58,39 @@ def encode_column(values: Sequence[object]) -> Sequence[str]:
     ]
 
 
+Key = Union[int, str]
+
+
+def _canonical_key(text: str) -> Key:
+    try:
+        number = int(text)
+    except ValueError:
+        return text
+    return number if str(number) == text else text
+
+
+def canonical_keys(texts: Sequence[str]) -> list[Key]:
+    """Keys as the diff compares them: their CSV text, with decimal integers as ints.
+
+    A text becomes an int only when ``str(int(text)) == text``, so two keys are equal exactly
+    when their CSV texts are; ints just make the dictionary of a million written keys several
+    times cheaper to build and search than the same keys as strings.
+    """
+    try:
+        numbers = list(map(int, texts))
+    except ValueError:
+        return list(map(_canonical_key, texts))
+    if list(map(str, numbers)) == list(texts):
+        return numbers
+    return list(map(_canonical_key, texts))
+
+
 @dataclass(frozen=True)
 class EncodedBatch:
     """A batch of rows as CSV records (UTF-8, without the record end) and their key texts."""
 
     records: list[bytes]
-    keys: list[str]
+    keys: list[Key]
 
     @property
     def fingerprints(self) -> list[int]:
@@ -76,23 +103,24 @@ class EncodedBatch:
 
 
 def encode_batch(rows: Sequence[Sequence[object]], key_positions: Sequence[int]) -> EncodedBatch:
-    """Encode rows as CSV records and compute each row's key: the CSV text of its key fields.
+    """Encode rows as CSV records and compute each row's key from the CSV text of its key fields.
 
     Keys are compared as CSV text because that is all customers.csv can tell us about a row it
-    holds; with no key columns the whole record is the key.
+    holds (see ``canonical_keys``); with no key columns the whole record is the key.
     """
     if not rows:
         return EncodedBatch([], [])
-    columns = [encode_column(column) for column in zip(*rows)]
+    values = list(zip(*rows))
+    columns = [encode_column(column) for column in values]
     lines: Sequence[str] = list(map(",".join, zip(*columns)))
     if len(columns) == 1:  # csv.writer writes a lone empty field as "" so the line is not blank
         lines = [line or '""' for line in lines]
-    if not key_positions:
-        keys = list(lines)
-    elif len(key_positions) == 1:
-        keys = list(columns[key_positions[0]])
+    if len(key_positions) == 1 and set(map(type, values[key_positions[0]])) <= {int}:
+        keys: list[Key] = list(values[key_positions[0]])  # an INTEGER PRIMARY KEY: ints already
+    elif not key_positions:
+        keys = canonical_keys(lines)
     else:
-        keys = list(map(",".join, zip(*(columns[p] for p in key_positions))))
+        keys = canonical_keys(list(map(",".join, zip(*(columns[p] for p in key_positions)))))
     return EncodedBatch(list(map(str.encode, lines)), keys)
 
 

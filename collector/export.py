@@ -17,12 +17,13 @@ from collections import deque
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import compress, repeat
 from pathlib import Path
 from typing import BinaryIO
 
 from collector.csvfile import (
     CsvScan,
+    Key,
     encode_batch,
     encode_header,
     header_mismatch_message,
@@ -36,7 +37,7 @@ from collector.state import (
     FileIdentity,
     RunState,
     WrittenRecords,
-    file_sha256,
+    file_digest,
     load_summary,
     load_written_records,
     save_state,
@@ -60,23 +61,22 @@ class BatchDiff:
 
 
 def diff_batch(
-    keys: Sequence[str], fingerprints: Sequence[int], written: WrittenRecords
+    keys: Sequence[Key], fingerprints: Sequence[int], written: WrittenRecords
 ) -> BatchDiff:
     """Compare a batch with what is written: by key for new rows, by fingerprint for changes."""
     if not written:  # a new file: every row is new
         return BatchDiff(list(range(len(keys))), [], 0)
+    # Written with map/compress rather than a loop: this runs for every row of the table.
     positions = list(map(written.positions.get, keys))
-    if None not in positions:  # the usual batch: every key already written
-        stored = map(written.fingerprints.__getitem__, positions)
-        return BatchDiff([], positions, sum(map(operator.ne, stored, fingerprints)))
-    new = [index for index, position in enumerate(positions) if position is None]
-    matched = [position for position in positions if position is not None]
-    changed = sum(
-        written.fingerprints[position] != fingerprint
-        for position, fingerprint in zip(positions, fingerprints)
-        if position is not None
-    )
-    return BatchDiff(new, matched, changed)
+    if None in positions:
+        is_written = list(map(operator.is_not, positions, repeat(None)))
+        new = list(compress(range(len(keys)), map(operator.not_, is_written)))
+        matched = list(compress(positions, is_written))
+        fingerprints = list(compress(fingerprints, is_written))
+    else:  # the usual batch: every key already written
+        new, matched = [], positions
+    stored = map(written.fingerprints.__getitem__, matched)
+    return BatchDiff(new, matched, sum(map(operator.ne, stored, fingerprints)))
 
 
 @dataclass(frozen=True)
@@ -140,17 +140,18 @@ def _nothing_changed(previous: RunState | None, table: TableReader, paths: Outpu
         and previous.header == table.shape.header
         and previous.key_positions == table.shape.key_positions
         and FileIdentity.of(paths.snapshot) == previous.snapshot
-        and previous.describes_customers_csv(paths.customers)
+        and previous.customers_csv_digest(paths.customers) is not None
     )
 
 
 def _written_records(
     previous: RunState | None, shape: TableShape, paths: OutputPaths
-) -> tuple[WrittenRecords, int]:
-    """What customers.csv already holds, and the offset where its last complete record ends.
+) -> tuple[WrittenRecords, int, hashlib._Hash | None]:
+    """What customers.csv already holds, where its last complete record ends, and its digest.
 
     Taken from the state only when the state describes this very file (identity and SHA-256) and
-    the same key; otherwise read from the file as CSV records, which also finds a torn tail.
+    the same key; otherwise read from the file as CSV records, which also finds a torn tail (the
+    digest is then None: the run hashes the file once it is done with it).
     """
     header = read_header(paths.customers)
     if header != list(shape.header):
@@ -159,11 +160,11 @@ def _written_records(
         previous is not None
         and previous.key_positions == shape.key_positions
         and previous.header == shape.header
-        and previous.describes_customers_csv(paths.customers)
     ):
-        written = load_written_records(paths.state)
+        digest = previous.customers_csv_digest(paths.customers)
+        written = load_written_records(paths.state) if digest else None
         if written is not None:
-            return written, previous.customers_csv.size
+            return written, previous.customers_csv.size, digest
     scan = CsvScan(paths.customers, shape.header)
     written = WrittenRecords()
     pending: list[list[str]] = []
@@ -173,7 +174,7 @@ def _written_records(
             _remember(written, pending, shape.key_positions)
             pending.clear()
     _remember(written, pending, shape.key_positions)
-    return written, scan.valid_end
+    return written, scan.valid_end, None
 
 
 def _remember(
@@ -228,19 +229,18 @@ class _CustomersAppender:
 def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -> RunResult:
     shape = table.shape
     creating = not paths.customers.exists()
-    if creating:
-        written, valid_end = WrittenRecords(), 0
-    else:
-        written, valid_end = _written_records(previous, shape, paths)
     header = encode_header(shape.header)
+    if creating:
+        written, valid_end, digest = WrittenRecords(), 0, hashlib.sha256(header)
+    else:
+        written, valid_end, digest = _written_records(previous, shape, paths)
     seen = bytearray(len(written))
-    new_keys: list[str] = []
+    new_keys: list[Key] = []
     new_fingerprints = array("I")
     rows = changed = 0
     with ExitStack() as stack:
         snapshot = stack.enter_context(atomic_writer(paths.snapshot))
         snapshot.write(header)
-        created_digest = hashlib.sha256(header)
         if creating:
             customers: BinaryIO | _CustomersAppender = stack.enter_context(
                 atomic_writer(paths.customers)
@@ -255,14 +255,14 @@ def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -
             diff = diff_batch(batch.keys, fingerprints, written)
             data = batch.data()
             snapshot.write(data)
-            if creating:  # the same bytes go to both files: encoded once, hashed as written
-                customers.write(data)
-                created_digest.update(data)
-            elif diff.new:
-                everything_new = len(diff.new) == len(batch.keys)
-                customers.write(data if everything_new else batch.data(diff.new))
+            everything_new = len(diff.new) == len(batch.keys)
+            if diff.new:  # a first run writes the very same bytes to both files, encoded once
+                appended = data if everything_new else batch.data(diff.new)
+                customers.write(appended)
+                if digest is not None:
+                    digest.update(appended)
             _mark(seen, diff.matched)
-            if len(diff.new) == len(batch.keys):
+            if everything_new:
                 new_keys.extend(batch.keys)
                 new_fingerprints.extend(fingerprints)
             else:
@@ -283,9 +283,7 @@ def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -
         header=shape.header,
         key_positions=shape.key_positions,
         customers_csv=_identity(paths.customers),
-        customers_csv_sha256=created_digest.hexdigest()
-        if creating
-        else file_sha256(paths.customers),
+        customers_csv_sha256=(digest or file_digest(paths.customers)).hexdigest(),
         snapshot=_identity(paths.snapshot),
         rows=rows,
         changed=changed,

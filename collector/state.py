@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from collector.csvfile import Key
 from collector.files import atomic_writer
 
 STATE_VERSION = 1
@@ -45,12 +46,13 @@ class FileIdentity:
         return cls(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
 
 
-def file_sha256(path: Path) -> str:
+def file_digest(path: Path) -> hashlib._Hash:
+    """The SHA-256 of a file as a hash object, so that appending can continue it."""
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+    return digest
 
 
 class WrittenRecords:
@@ -61,20 +63,20 @@ class WrittenRecords:
     array; they are only used to count changed rows, never to decide what to append.
     """
 
-    def __init__(self, keys: list[str] | None = None, fingerprints: array[int] | None = None):
-        self.keys: list[str] = keys if keys is not None else []
+    def __init__(self, keys: list[Key] | None = None, fingerprints: array[int] | None = None):
+        self.keys: list[Key] = keys if keys is not None else []
         self.fingerprints: array[int] = fingerprints if fingerprints is not None else array("I")
-        self._positions: dict[str, int] | None = None
+        self._positions: dict[Key, int] | None = None
 
     @property
-    def positions(self) -> dict[str, int]:
+    def positions(self) -> dict[Key, int]:
         if self._positions is None:
             # Built backwards so that a key written twice maps to its first record.
             count = len(self.keys)
             self._positions = dict(zip(reversed(self.keys), range(count - 1, -1, -1)))
         return self._positions
 
-    def extend(self, keys: Sequence[str], fingerprints: Sequence[int]) -> None:
+    def extend(self, keys: Sequence[Key], fingerprints: Sequence[int]) -> None:
         """Record new records appended to the file, in file order."""
         start = len(self.keys)
         self.keys.extend(keys)
@@ -101,12 +103,16 @@ class RunState:
     changed: int
     deleted: int
 
-    def describes_customers_csv(self, path: Path) -> bool:
-        """True when customers.csv is byte for byte the file this state was written for."""
-        return (
-            FileIdentity.of(path) == self.customers_csv
-            and file_sha256(path) == self.customers_csv_sha256
-        )
+    def customers_csv_digest(self, path: Path) -> hashlib._Hash | None:
+        """The SHA-256 of customers.csv if it is byte for byte the file this state describes.
+
+        None otherwise. A run that appends goes on updating the returned hash object, so it
+        never reads the file a second time to record the new digest.
+        """
+        if FileIdentity.of(path) != self.customers_csv:
+            return None
+        digest = file_digest(path)
+        return digest if digest.hexdigest() == self.customers_csv_sha256 else None
 
 
 def _summary_from_json(data: dict[str, Any]) -> RunState:
@@ -141,8 +147,13 @@ def load_written_records(path: Path) -> WrittenRecords | None:
         with open(path, "rb") as stream:
             stream.readline()
             data = json.loads(stream.readline())
-        keys: Sequence[str] = data["keys"]
-        fingerprints = _fingerprints_from_hex(data["fingerprints"])
+        if "int_keys" in data:
+            keys: list[Key] = _array_from_hex("q", data["int_keys"]).tolist()
+        elif "keys_lines" in data:
+            keys = data["keys_lines"].split("\n")
+        else:
+            keys = data["keys"]
+        fingerprints = _array_from_hex("I", data["fingerprints"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not isinstance(keys, list) or len(keys) != len(fingerprints):
@@ -150,28 +161,39 @@ def load_written_records(path: Path) -> WrittenRecords | None:
     return WrittenRecords(keys, fingerprints)
 
 
-def _fingerprints_to_hex(fingerprints: array[int]) -> str:
-    """Four little-endian bytes per fingerprint, as hex: compact and quick to read back."""
+def _array_to_hex(values: array[int]) -> str:
+    """Little-endian bytes as hex: compact, and read back without parsing a list."""
     if sys.byteorder == "big":
-        fingerprints = array("I", fingerprints)
-        fingerprints.byteswap()
-    return fingerprints.tobytes().hex()
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes().hex()
 
 
-def _fingerprints_from_hex(text: str) -> array[int]:
-    fingerprints = array("I", bytes.fromhex(text))
+def _array_from_hex(typecode: str, text: str) -> array[int]:
+    values = array(typecode, bytes.fromhex(text))
     if sys.byteorder == "big":
-        fingerprints.byteswap()
-    return fingerprints
+        values.byteswap()
+    return values
+
+
+def _keys_to_json(keys: list[Key]) -> dict[str, object]:
+    """The most compact of three forms: 64-bit ints, lines of text, or a JSON list (mixed)."""
+    kinds = set(map(type, keys))
+    if kinds == {int}:
+        try:
+            return {"int_keys": _array_to_hex(array("q", keys))}
+        except OverflowError:  # a decimal text key beyond 64 bits
+            return {"keys": keys}
+    lines = "\n".join(keys) if kinds == {str} else ""
+    if lines and lines.count("\n") == len(keys) - 1:
+        return {"keys_lines": lines}
+    return {"keys": keys}  # some key holds a line break, or ints and texts are mixed
 
 
 def save_state(path: Path, state: RunState, written: WrittenRecords) -> None:
     """Replace the state file atomically (a crash leaves the old state or the new one)."""
     summary = {"version": STATE_VERSION, **asdict(state)}
-    records = {
-        "keys": written.keys,
-        "fingerprints": _fingerprints_to_hex(written.fingerprints),
-    }
+    records = {"fingerprints": _array_to_hex(written.fingerprints), **_keys_to_json(written.keys)}
     with atomic_writer(path) as stream:
         stream.write(json.dumps(summary).encode() + b"\n")
         stream.write(json.dumps(records, ensure_ascii=False).encode() + b"\n")

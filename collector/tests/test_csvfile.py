@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 import zlib
 from pathlib import Path
@@ -12,7 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.csvfile import CsvScan, encode_batch, encode_column, encode_header, read_header
+from collector.csvfile import (
+    CsvScan,
+    canonical_keys,
+    encode_batch,
+    encode_column,
+    encode_header,
+    read_header,
+)
 from collector.errors import HeaderMismatchError, MalformedCsvError
 from collector.tests.helpers import AWKWARD_ROWS, HEADER
 
@@ -93,7 +101,7 @@ def test_quoting_is_minimal() -> None:
 
 def test_keys_are_the_csv_text_of_the_key_fields() -> None:
     rows = [(1, "a,b", "x"), (2, "c", "y")]
-    assert encode_batch(rows, [0]).keys == ["1", "2"]
+    assert encode_batch(rows, [0]).keys == [1, 2]  # decimal integers compare as ints
     assert encode_batch(rows, [1, 0]).keys == ['"a,b",1', "c,2"]
     whole = encode_batch(rows, [])
     assert whole.keys == ['1,"a,b",x', "2,c,y"]
@@ -188,3 +196,13 @@ def test_a_foreign_or_torn_header_is_refused(tmp_path: Path, content: bytes) -> 
     assert read_header(path) != HEADER
     with pytest.raises(HeaderMismatchError):
         scan(path)
+
+
+@given(st.lists(st.one_of(st.from_regex(r"-?[0-9_ ]{1,4}", fullmatch=True), awkward_text)))
+def test_canonical_keys_are_equal_exactly_when_their_texts_are(texts: list[str]) -> None:
+    keys = canonical_keys(texts)
+    for text, key in zip(texts, keys):
+        assert str(key) == text
+        canonical_decimal = re.fullmatch(r"-?(0|[1-9][0-9]*)", text) and text != "-0"
+        assert isinstance(key, int) == bool(canonical_decimal)
+    assert len(set(keys)) == len(set(texts))

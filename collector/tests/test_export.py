@@ -354,3 +354,21 @@ def test_diff_batch_matches_a_brute_force_oracle() -> None:
         )
 
     check()
+
+
+@pytest.mark.parametrize("with_state", [True, False])
+def test_text_keys_that_look_like_numbers_stay_distinct(
+    tmp_path: Path, out: Path, with_state: bool
+) -> None:
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (code TEXT PRIMARY KEY, job TEXT)")
+    execute(db, "INSERT INTO customers VALUES ('7', 'a'), ('007', 'b'), ('-0', 'c'), ('1_0', 'd')")
+    run_export(db, out)
+    if not with_state:
+        (out / STATE_FILE).unlink()
+    execute(db, "INSERT INTO customers VALUES ('10', 'e'), ('+7', 'f'), (' 7', 'g')")
+    result = run_export(db, out)
+    assert (result.appended, result.changed, result.deleted) == (3, 0, 0)
+    codes = [record[0] for record in read_records(out / CUSTOMERS_CSV)[1:]]
+    assert sorted(codes) == sorted(["7", "007", "-0", "1_0", "10", "+7", " 7"])
+    assert run_export(db, out).appended == 0
