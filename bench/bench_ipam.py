@@ -1,0 +1,378 @@
+"""Benchmark the ipam service's whole path (SQLite -> closest parents -> JSON file) against anchors.
+
+Every pipeline reads the table with ``ipam.store``, builds the JSON with ``ipam.report`` and writes
+it with ``ipam.output``; only the parent computation differs:
+
+- ``ipam``: ``ipam.parents.find_closest_parents`` (the service);
+- ``validated pytricia``: every row parsed with ``ipaddress.ip_network(..., strict=False)``, then
+  one pytricia trie per IP version and ``parent()`` (what a careful user would build);
+- ``raw pytricia``: the stored strings fed straight to pytricia's C parser (right only on clean,
+  canonical input, which both data sets are): a C trie with no validation at all;
+- ``raw py-radix``: the same with py-radix and ``search_covering``;
+- ``ipaddress supernet walk``: parse with ipaddress, then walk ``supernet()`` up to /0 looking each
+  step up in a set (run once, not best of N: it is slow).
+
+Data sets: a generated realistic IPv4+IPv6 hierarchy with duplicates (deterministic seed, cached in
+bench/.data/), and the RouteViews pfx2as tables in ../shared/bench/ when present.
+
+Each run is a fresh subprocess that reports its own peak RSS (VmHWM of /proc/self/status, which
+unlike ru_maxrss does not inherit the parent's peak across fork and exec). Times are the path
+inside the child (read, parents, JSON, write), best of --repeat. Every output must be
+byte-identical to the service's (same writer, so identical parents; both data sets have no
+invalid rows). Needs the bench extras: ``pip install -e '.[bench]'``.
+
+    python bench/bench_ipam.py                     # 1,000,000 generated rows + RouteViews
+    python bench/bench_ipam.py --rows 20000 --repeat 1 --no-routeviews   # a quick smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import filecmp
+import gzip
+import ipaddress
+import os
+import random
+import resource
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Callable, Optional
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from ipam.output import write_if_changed  # noqa: E402
+from ipam.parents import find_closest_parents  # noqa: E402
+from ipam.report import report_json  # noqa: E402
+from ipam.store import read_prefix_table  # noqa: E402
+
+DATA_DIR = REPO_ROOT / "bench" / ".data"
+ROUTEVIEWS_DIR = REPO_ROOT.parent / "shared" / "bench"
+ROUTEVIEWS_FILES = (
+    "routeviews-rv2-20160202-1200.pfx2as.gz",
+    "routeviews-rv6-20160202-1200.pfx2as.gz",
+)
+SEED = 20240719
+
+Parents = tuple[list[Optional[str]], list[Optional[str]]]
+
+
+# -- The parent computations. Each takes the stored prefix values and returns (parents, errors).
+
+
+def ipam_engine(prefixes: Sequence[object]) -> Parents:
+    result = find_closest_parents(prefixes)
+    return result.parents, result.errors
+
+
+def _ipaddress_networks(prefixes: Sequence[object]) -> tuple[list, list[str | None]]:
+    """Each value parsed the way the service defines validity, with its error when invalid."""
+    networks: list = []
+    errors: list[str | None] = []
+    for value in prefixes:
+        try:
+            if value is None:
+                raise ValueError("prefix is NULL")
+            networks.append(ipaddress.ip_network(str(value).strip(), strict=False))
+            errors.append(None)
+        except ValueError as error:
+            networks.append(None)
+            errors.append(str(error))
+    return networks, errors
+
+
+def validated_pytricia(prefixes: Sequence[object]) -> Parents:
+    import pytricia  # noqa: PLC0415 - a bench-only dependency
+
+    networks, errors = _ipaddress_networks(prefixes)
+    tries = {4: pytricia.PyTricia(32), 6: pytricia.PyTricia(128)}
+    for network in networks:
+        if network is not None:
+            tries[network.version][network] = None
+    parents = [
+        None if network is None else tries[network.version].parent(network) for network in networks
+    ]
+    return parents, errors
+
+
+def raw_pytricia(prefixes: Sequence[object]) -> Parents:
+    import pytricia  # noqa: PLC0415
+
+    ipv4, ipv6 = pytricia.PyTricia(32), pytricia.PyTricia(128)
+    for text in prefixes:
+        (ipv6 if ":" in text else ipv4)[text] = None  # type: ignore[operator]
+    parents = [(ipv6 if ":" in text else ipv4).parent(text) for text in prefixes]  # type: ignore
+    return parents, [None] * len(prefixes)
+
+
+def raw_py_radix(prefixes: Sequence[object]) -> Parents:
+    import radix  # noqa: PLC0415
+
+    tree = radix.Radix()
+    for text in prefixes:
+        tree.add(text)
+    parents = []
+    for text in prefixes:
+        covering = tree.search_covering(text)  # most specific first: the row's own node
+        parents.append(covering[1].prefix if len(covering) > 1 else None)
+    return parents, [None] * len(prefixes)
+
+
+def ipaddress_supernet_walk(prefixes: Sequence[object]) -> Parents:
+    networks, errors = _ipaddress_networks(prefixes)
+    present = set(networks) - {None}
+    parents: list[str | None] = []
+    for network in networks:
+        parent = None
+        ancestor = network
+        while ancestor is not None and ancestor.prefixlen > 0:
+            ancestor = ancestor.supernet()
+            if ancestor in present:
+                parent = str(ancestor)
+                break
+        parents.append(parent)
+    return parents, errors
+
+
+PIPELINES: dict[str, Callable[[Sequence[object]], Parents]] = {
+    "ipam": ipam_engine,
+    "validated pytricia": validated_pytricia,
+    "raw pytricia": raw_pytricia,
+    "raw py-radix": raw_py_radix,
+    "ipaddress supernet walk": ipaddress_supernet_walk,
+}
+RUN_ONCE = {"ipaddress supernet walk"}
+
+
+def run_pipeline(name: str, database: Path, output: Path) -> float:
+    """The whole path with one parent computation; the same reading and writing for all."""
+    started = time.perf_counter()
+    table = read_prefix_table(database)
+    parents, errors = PIPELINES[name](table.prefixes)
+    write_if_changed(output, report_json(table, parents, errors))
+    return time.perf_counter() - started
+
+
+def peak_rss_mib() -> float:
+    """This process's own peak resident set size."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+# -- Data sets, built once and cached as SQLite files.
+
+
+def _prefix_text(version: int, network: int, length: int) -> str:
+    if version == 4:
+        return f"{socket.inet_ntop(socket.AF_INET, network.to_bytes(4, 'big'))}/{length}"
+    return f"{socket.inet_ntop(socket.AF_INET6, network.to_bytes(16, 'big'))}/{length}"
+
+
+def generate_prefixes(rows: int, seed: int) -> list[str]:
+    """A realistic IPAM table: aggregates carved into sites, subnets and hosts, in random order.
+
+    80% IPv4, 20% IPv6 (all in 2000::/3, so every text is canonical for every parser), about
+    1% exact duplicate rows (more from hosts drawn twice), some unrelated top-level blocks; about
+    one prefix in six is a container that others are carved from, the rest are leaves.
+    """
+    rng = random.Random(seed)
+    bits = {4: 32, 6: 128}
+    steps = {4: (1, 2, 4, 4, 8, 8), 6: (4, 8, 8, 16, 16)}
+    host_length = {4: (32, 30, 31), 6: (128, 127, 126)}
+    nodes: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+    texts: list[str] = []
+
+    def add_root(version: int) -> None:
+        if version == 4:
+            length = rng.choice((8, 10, 12, 14, 16, 16, 18))
+            network = rng.getrandbits(length) << (32 - length)
+        else:
+            length = rng.choice((20, 24, 28, 32, 32, 48))
+            network = (0b001 << (length - 3) | rng.getrandbits(length - 3)) << (128 - length)
+        nodes[version].append((network, length))
+        texts.append(_prefix_text(version, network, length))
+
+    for version, count in ((4, 300), (6, 100)):
+        for _ in range(count):
+            add_root(version)
+    while len(texts) < rows:
+        version = 4 if rng.random() < 0.8 else 6
+        draw = rng.random()
+        if draw < 0.01:
+            texts.append(rng.choice(texts))
+            continue
+        if draw < 0.02:
+            add_root(version)
+            continue
+        network, length = rng.choice(nodes[version])
+        width = bits[version]
+        if rng.random() < 0.15:
+            child_length = rng.choice(host_length[version])
+        else:
+            child_length = length + rng.choice(steps[version])
+        child_length = max(min(child_length, width), length + 1)
+        if length >= width:
+            continue
+        offset = rng.getrandbits(child_length - length) << (width - child_length)
+        child = network | offset
+        texts.append(_prefix_text(version, child, child_length))
+        if child_length < width - 2 and rng.random() < 0.15:  # most prefixes are leaves
+            nodes[version].append((child, child_length))
+    rng.shuffle(texts)
+    return texts[:rows]
+
+
+def routeviews_prefixes(directory: Path) -> list[str] | None:
+    paths = [directory / name for name in ROUTEVIEWS_FILES]
+    if not all(path.is_file() for path in paths):
+        return None
+    prefixes = []
+    for path in paths:
+        with gzip.open(path, "rt", encoding="ascii") as lines:
+            for line in lines:
+                address, length, _asn = line.rstrip("\n").split("\t")
+                prefixes.append(f"{address}/{length}")
+    return prefixes
+
+
+def write_database(path: Path, prefixes: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_suffix(".tmp")
+    temp.unlink(missing_ok=True)
+    with sqlite3.connect(temp) as connection:
+        connection.execute("CREATE TABLE prefixes (id INTEGER PRIMARY KEY, prefix TEXT)")
+        connection.executemany("INSERT INTO prefixes VALUES (?, ?)", enumerate(prefixes, start=1))
+    connection.close()
+    temp.replace(path)
+    return path
+
+
+# -- Measuring: one fresh child process per run.
+
+
+def measure(name: str, database: Path, output: Path) -> tuple[float, float]:
+    """(seconds of the path, peak RSS in MiB) of one run in a fresh interpreter."""
+    output.unlink(missing_ok=True)
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", name, str(database), str(output)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"{name} failed with exit code {completed.returncode}")
+    seconds, mib = completed.stdout.split()
+    return float(seconds), float(mib)
+
+
+def bench_data_set(label: str, database: Path, repeat: int, pipelines: list[str]) -> list[str]:
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+        rows = connection.execute("SELECT count(*) FROM prefixes").fetchone()[0]
+    print(f"\n## {label}: {rows:,} rows ({database.name})", flush=True)
+    results: dict[str, tuple[float, float]] = {}
+    reference = DATA_DIR / "out-ipam.json"
+    for name in pipelines:
+        output = DATA_DIR / f"out-{name.replace(' ', '-')}.json"
+        runs = [measure(name, database, output) for _ in range(1 if name in RUN_ONCE else repeat)]
+        results[name] = (min(run[0] for run in runs), max(run[1] for run in runs))
+        print(f"  {name}: {results[name][0]:.2f} s, {results[name][1]:.0f} MiB", flush=True)
+        if output != reference:
+            if not filecmp.cmp(output, reference, shallow=False):
+                raise SystemExit(f"{name} does not give the same parents as ipam on {label}")
+            output.unlink()
+    reference.unlink()
+    print("  all pipelines give identical parents (byte-identical JSON)")
+    return table_rows(label, rows, results, repeat)
+
+
+def table_rows(
+    label: str, rows: int, results: dict[str, tuple[float, float]], repeat: int
+) -> list[str]:
+    validated = results.get("validated pytricia")
+    raw = results.get("raw pytricia")
+
+    def ratio(value: float, anchor: tuple[float, float] | None, index: int) -> str:
+        return f"{value / anchor[index]:.2f}x" if anchor else "n/a"
+
+    lines = []
+    for name, (seconds, mib) in results.items():
+        runs = "1 run" if name in RUN_ONCE else f"best of {repeat}"
+        lines.append(
+            f"| {label} ({rows:,}) | {name} | {seconds:.2f} s ({runs}) | "
+            f"{ratio(seconds, validated, 0)} | {ratio(seconds, raw, 0)} | {mib:.0f} MiB | "
+            f"{ratio(mib, validated, 1)} | {ratio(mib, raw, 1)} |"
+        )
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="generated rows (1,000,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per pipeline, best kept (3)")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of the generated table")
+    parser.add_argument(
+        "--routeviews-dir", type=Path, default=ROUTEVIEWS_DIR, help="where the pfx2as files are"
+    )
+    parser.add_argument("--no-routeviews", action="store_true", help="skip the RouteViews tables")
+    parser.add_argument(
+        "--pipelines",
+        nargs="+",
+        choices=list(PIPELINES),
+        default=list(PIPELINES),
+        help="which pipelines to run (ipam always runs first)",
+    )
+    parser.add_argument(
+        "--child", nargs=3, metavar=("PIPELINE", "DB", "OUTPUT"), help=argparse.SUPPRESS
+    )
+    arguments = parser.parse_args(argv)
+    if arguments.child:
+        name, database, output = arguments.child
+        seconds = run_pipeline(name, Path(database), Path(output))
+        print(seconds, peak_rss_mib())
+        return 0
+
+    pipelines = ["ipam", *[name for name in arguments.pipelines if name != "ipam"]]
+    table = [
+        "| data set (rows) | pipeline | wall time | vs validated pytricia | vs raw pytricia "
+        "| peak RSS | vs validated pytricia | vs raw pytricia |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    generated = DATA_DIR / f"generated-{arguments.rows}-{arguments.seed}.db"
+    if not generated.exists():
+        print(f"generating {arguments.rows:,} rows into {generated} ...", flush=True)
+        write_database(generated, generate_prefixes(arguments.rows, arguments.seed))
+    table += bench_data_set("generated", generated, arguments.repeat, pipelines)
+
+    if arguments.no_routeviews:
+        print("\nRouteViews skipped (--no-routeviews)")
+    else:
+        routeviews = DATA_DIR / "routeviews-20160202.db"
+        if not routeviews.exists():
+            prefixes = routeviews_prefixes(arguments.routeviews_dir)
+            if prefixes is None:
+                print(f"\nRouteViews skipped: no pfx2as files in {arguments.routeviews_dir}")
+                routeviews = None
+            else:
+                write_database(routeviews, prefixes)
+        if routeviews is not None:
+            table += bench_data_set("RouteViews", routeviews, arguments.repeat, pipelines)
+
+    print(f"\nPython {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
+    print("\n".join(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
