@@ -76,6 +76,9 @@ class WrittenRecords:
             self._positions = dict(zip(reversed(self.keys), range(count - 1, -1, -1)))
         return self._positions
 
+    def drop_positions(self) -> None:
+        self._positions = None
+
     def extend(self, keys: Sequence[Key], fingerprints: Sequence[int]) -> None:
         """Record new records appended to the file, in file order."""
         start = len(self.keys)
