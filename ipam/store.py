@@ -42,12 +42,28 @@ def read_prefix_table(database: Path) -> PrefixTable:
         connection = sqlite3.connect(uri, uri=True)
         try:
             columns = _column_names(connection, database)
-            rows = connection.execute(f'SELECT * FROM "{TABLE}" ORDER BY "{ID_COLUMN}"').fetchall()
+            try:
+                rows = _all_rows(connection)
+            except sqlite3.OperationalError as error:
+                if "decode" not in str(error):
+                    raise
+                # Text that is not UTF-8 must not sink the whole table: read it again with
+                # U+FFFD for the bad bytes (slower: a Python call per text value).
+                connection.text_factory = _lenient_text
+                rows = _all_rows(connection)
         finally:
             connection.close()
     except sqlite3.Error as error:
         raise IpamError(f"cannot read table {TABLE!r} from {database}: {error}") from error
     return PrefixTable(columns, rows)
+
+
+def _all_rows(connection: sqlite3.Connection) -> list[tuple[object, ...]]:
+    return connection.execute(f'SELECT * FROM "{TABLE}" ORDER BY "{ID_COLUMN}"').fetchall()
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
 
 
 def _column_names(connection: sqlite3.Connection, database: Path) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import ipam.__main__ as ipam_main
+import ipam.store
 from ipam.__main__ import main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -201,6 +202,34 @@ def test_missing_table_or_column_is_one_clear_line(tmp_path, capsys, schema, mes
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert output.read_text() == "previous"
+
+
+def test_text_that_is_not_utf8_is_kept_with_replacement_characters(tmp_path, capsys):
+    database = make_database(tmp_path / "prefixes.db", [(1, "10.0.0.0/8"), (2, "10.1.0.0/16")])
+    with sqlite3.connect(database) as connection:
+        bad_utf8 = "CAST(X'31302EFF2E302E302F3136' AS TEXT)"  # b"10.\xff.0.0/16"
+        connection.execute(f"INSERT INTO prefixes VALUES (3, {bad_utf8})")
+    connection.close()
+    output = tmp_path / "prefixes.json"
+    assert run(database, output, capsys)[0] == 0
+    records = json.loads(output.read_text())
+    assert records[1]["parent_prefix"] == "10.0.0.0/8"
+    assert records[2]["prefix"] == "10.\ufffd.0.0/16"
+    assert records[2]["parent_prefix"] is None
+    assert "error" in records[2]
+
+
+def test_other_read_errors_are_one_clear_line(tmp_path, capsys, monkeypatch):
+    database = make_database(tmp_path / "prefixes.db", [(1, "10.0.0.0/8")])
+
+    def failing_read(connection: sqlite3.Connection) -> list:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(ipam.store, "_all_rows", failing_read)
+    code, err = run(database, tmp_path / "out.json", capsys)
+    assert code == 1
+    assert err.strip().endswith("disk I/O error")
+    assert err.startswith("ipam: error: cannot read table 'prefixes'")
 
 
 def test_a_file_that_is_not_a_database_is_one_clear_line(tmp_path, capsys):
