@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -372,3 +373,32 @@ def test_text_keys_that_look_like_numbers_stay_distinct(
     codes = [record[0] for record in read_records(out / CUSTOMERS_CSV)[1:]]
     assert sorted(codes) == sorted(["7", "007", "-0", "1_0", "10", "+7", " 7"])
     assert run_export(db, out).appended == 0
+
+
+def test_a_corrupt_state_file_is_ignored_not_trusted(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 20))
+    run_export(db, out)
+    (out / STATE_FILE).write_bytes(b'{"version": 1, "garbage": true}\nnot json\n')
+    execute(db, "INSERT INTO customers VALUES (99, 'n', 'a', 'e', 'p', 'c', 'j')")
+    result = run_export(db, out)
+    assert (result.appended, result.rows) == (1, 20)
+    assert [r[0] for r in read_records(out / CUSTOMERS_CSV)[1:]] == [
+        str(i) for i in range(1, 20)
+    ] + ["99"]
+
+
+def test_a_writer_holding_the_database_delays_the_run_instead_of_failing_it(
+    tmp_path: Path, out: Path
+) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    writer = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("INSERT INTO customers VALUES (6, 'n', 'a', 'e', 'p', 'c', 'j')")
+    releaser = threading.Timer(0.5, writer.execute, args=("COMMIT",))
+    releaser.start()
+    try:
+        result = run_export(db, out)  # blocks on the exclusive lock, then reads the commit
+    finally:
+        releaser.join()
+        writer.close()
+    assert result.rows == 6
