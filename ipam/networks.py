@@ -40,12 +40,12 @@ _ALL_128_BITS = (1 << 128) - 1
 _IPV4_FIRST = {str(octet): octet << (24 + LENGTH_BITS) for octet in range(256)}
 _IPV4_SECOND = {str(octet): octet << (16 + LENGTH_BITS) for octet in range(256)}
 _IPV4_THIRD = {str(octet): octet << (8 + LENGTH_BITS) for octet in range(256)}
-# "4/24" -> (the fourth octet, the /24 netmask, 24), also in key position.
+# "4/24" -> (fourth octet and length, /24 netmask), in key position. The netmask keeps the
+# length byte, so one AND both clears the host bits and keeps the length: a key in two steps.
 _IPV4_LAST = {
     f"{octet}/{length}": (
-        octet << LENGTH_BITS,
-        ((1 << 32) - (1 << (32 - length))) << LENGTH_BITS,
-        length,
+        octet << LENGTH_BITS | length,
+        ((1 << 32) - (1 << (32 - length))) << LENGTH_BITS | _LENGTH_MASK,
     )
     for octet in range(256)
     for length in range(33)
@@ -84,9 +84,9 @@ def network_keys(values: Iterable[object]) -> list[KeyOrReason]:
                     continue
             else:
                 first, second, third, last = value.split(".")  # type: ignore[attr-defined]
-                fourth, netmask, length = last_parts[last]
+                fourth_and_length, netmask = last_parts[last]
                 address = first_octets[first] | second_octets[second] | third_octets[third]
-                append((address | fourth) & netmask | length)
+                append((address | fourth_and_length) & netmask)
                 continue
         except (TypeError, AttributeError, ValueError, KeyError, OSError):
             pass
