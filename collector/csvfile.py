@@ -23,6 +23,9 @@ from typing import BinaryIO, Union, cast
 from collector.errors import HeaderMismatchError, MalformedCsvError
 
 RECORD_END = b"\r\n"
+# csv.reader refuses fields over 128 KiB by default; customers.csv holds whatever the table holds,
+# so a long value must not pass for damage (which would fail every run, or cut a last record).
+_FIELD_SIZE_LIMIT = 2**31 - 1
 
 
 def _field_text(value: object) -> str:
@@ -176,6 +179,13 @@ class CsvScan:
 
     def records(self) -> Iterator[list[str]]:
         """The data records (header checked, not yielded); sets ``valid_end`` when exhausted."""
+        previous_limit = csv.field_size_limit(_FIELD_SIZE_LIMIT)
+        try:
+            yield from self._records()
+        finally:
+            csv.field_size_limit(previous_limit)
+
+    def _records(self) -> Iterator[list[str]]:
         with open(self.path, "rb") as raw:
             self.size = os.fstat(raw.fileno()).st_size
             feed = _LineFeed(raw)

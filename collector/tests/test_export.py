@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import sqlite3
 import threading
@@ -402,3 +403,24 @@ def test_a_writer_holding_the_database_delays_the_run_instead_of_failing_it(
         releaser.join()
         writer.close()
     assert result.rows == 6
+
+
+@pytest.mark.parametrize("last", [True, False])
+def test_a_value_longer_than_the_csv_readers_default_limit_is_read_back(
+    tmp_path: Path, out: Path, last: bool
+) -> None:
+    """csv.reader's 128 KiB field limit must not make a long value look like damage."""
+    limit = csv.field_size_limit()
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (id INTEGER PRIMARY KEY, job TEXT)")
+    long_id, short_id = (2, 1) if last else (1, 2)
+    execute(db, "INSERT INTO customers VALUES (?, ?)", parameters=(long_id, "y" * 200_000))
+    execute(db, "INSERT INTO customers VALUES (?, 'x')", parameters=(short_id,))
+    run_export(db, out)
+    original = (out / CUSTOMERS_CSV).read_bytes()
+    (out / STATE_FILE).unlink()  # the next run must read customers.csv itself
+    execute(db, "INSERT INTO customers VALUES (3, 'z')")
+    result = run_export(db, out)
+    assert (result.appended, result.changed, result.torn_bytes_removed) == (1, 0, 0)
+    assert (out / CUSTOMERS_CSV).read_bytes() == original + b"3,z\r\n"
+    assert csv.field_size_limit() == limit  # the process-wide setting is put back
