@@ -20,9 +20,11 @@ unhealthy() {
     exit 1
 }
 
+# Digits only, as the collector writes them: no leading zero (sh arithmetic reads 0300 as octal
+# and fails on 09) and at most 18 digits (no overflow).
 is_number() {
     case $1 in
-        '' | *[!0-9]*) return 1 ;;
+        '' | *[!0-9]* | 0?* | ???????????????????*) return 1 ;;
         *) return 0 ;;
     esac
 }

@@ -88,8 +88,9 @@ def test_the_limit_is_interval_plus_grace_inclusive(tmp_path: Path) -> None:
     assert check(beat(tmp_path / "hb", success_age=75, interval=5))[0] == 1
     generous = {"COLLECTOR_HEALTH_GRACE_SECONDS": "100"}
     assert check(beat(tmp_path / "hb", success_age=75, interval=5), **generous)[0] == 0
-    code, line = check(beat(tmp_path / "hb"), COLLECTOR_HEALTH_GRACE_SECONDS="1m")
-    assert code == 1 and "not a whole number" in line
+    for grace in ("1m", "060"):
+        code, line = check(beat(tmp_path / "hb"), COLLECTOR_HEALTH_GRACE_SECONDS=grace)
+        assert code == 1 and "not a whole number" in line
 
 
 def test_a_missing_heartbeat_is_unhealthy(tmp_path: Path) -> None:
@@ -122,6 +123,10 @@ def test_a_heartbeat_without_read_permission_is_unhealthy(tmp_path: Path) -> Non
         "status=ok\nlast_attempt_epoch=12x\nlast_success_epoch=1\ninterval_seconds=300\n",
         "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=-5\n",
         "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1 \ninterval_seconds=300\n",
+        # sh arithmetic would read 0300 as octal (192) and fail on 09 with exit status 2.
+        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=0300\n",
+        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=09\n",
+        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=1234567890123456789\n",
     ],
 )
 def test_a_malformed_heartbeat_is_unhealthy(tmp_path: Path, content: str) -> None:
