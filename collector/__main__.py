@@ -10,8 +10,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from collector.heartbeat import STATUS_BUSY, STATUS_OK
-from collector.runs import Settings, perform_run
+from collector.heartbeat import STATUS_OK
+from collector.runs import STATUS_BUSY, Settings, perform_run
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -5,7 +5,7 @@
 # (default /tmp/collector.heartbeat), which the collector rewrites atomically after every run:
 #   - it exists, is a regular readable file, and has well-formed status, last_attempt_epoch,
 #     last_success_epoch and interval_seconds fields (whole seconds, key=value lines);
-#   - status=ok: the last run succeeded (failed, or busy because another run held the lock, is not ok);
+#   - status=ok: the last run succeeded (anything else, such as failed, is not);
 #   - neither timestamp is in the future;
 #   - the last success is at most interval_seconds + grace old. The grace, 60 s by default
 #     (COLLECTOR_HEALTH_GRACE_SECONDS), covers the run's own duration and scheduling jitter.

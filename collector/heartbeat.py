@@ -17,7 +17,6 @@ from collector.files import atomic_writer
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
-STATUS_BUSY = "busy"  # another run held the lock; this one wrote nothing
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ from pathlib import Path
 from collector.errors import CollectorError, LockBusyError
 from collector.export import RunResult, timed_run
 from collector.heartbeat import (
-    STATUS_BUSY,
     STATUS_FAILED,
     STATUS_OK,
     Heartbeat,
     previous_success,
     write_heartbeat,
 )
+
+STATUS_BUSY = "busy"  # another run held the lock: this one wrote nothing, not even the heartbeat
 
 log = logging.getLogger("collector")
 
@@ -36,7 +37,12 @@ def _format_next_run(next_run: datetime | None) -> str:
 
 
 def perform_run(settings: Settings, next_run: Callable[[], datetime | None]) -> str:
-    """Run one export, log one line, write the heartbeat; returns the status (never raises)."""
+    """Run one export, log one line, write the heartbeat; returns the status (never raises).
+
+    A run that finds the lock taken leaves the heartbeat alone: the run holding the lock writes
+    it, and a "busy" there would make a healthy daemon unhealthy for a whole interval just
+    because someone ran ``--once`` beside it.
+    """
     attempt = int(time.time())
     last_success = previous_success(settings.heartbeat)
     result: RunResult | None = None
@@ -45,8 +51,8 @@ def perform_run(settings: Settings, next_run: Callable[[], datetime | None]) -> 
     try:
         result, duration = timed_run(settings.database, settings.output_directory)
     except LockBusyError as busy:
-        status, error = STATUS_BUSY, str(busy)
         log.warning("run skipped: %s", busy)
+        return STATUS_BUSY
     except CollectorError as failure:
         status, error = STATUS_FAILED, str(failure)
         log.error("run failed: %s", failure)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from collector.export import LOCK_FILE
 from collector.heartbeat import Heartbeat, format_heartbeat, parse_heartbeat
+from collector.lock import run_lock
 from collector.runs import Settings, perform_run
 from collector.tests.helpers import AWKWARD_ROWS, make_database
 
@@ -52,3 +54,15 @@ def test_a_heartbeat_that_cannot_be_written_does_not_fail_the_run(tmp_path: Path
     settings = Settings(db, out, tmp_path / "no such dir" / "hb", 300)
     assert perform_run(settings, next_run=lambda: None) == "ok"
     assert (out / "customers.csv").exists()
+
+
+def test_a_run_that_finds_the_lock_taken_leaves_the_heartbeat_alone(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    out.mkdir()
+    heartbeat = tmp_path / "hb"
+    settings = Settings(make_database(tmp_path / "c.db", AWKWARD_ROWS), out, heartbeat, 300)
+    assert perform_run(settings, next_run=lambda: None) == "ok"
+    before = heartbeat.read_bytes()
+    with run_lock(out / LOCK_FILE):
+        assert perform_run(settings, next_run=lambda: None) == "busy"
+    assert heartbeat.read_bytes() == before

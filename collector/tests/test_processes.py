@@ -119,11 +119,16 @@ def test_a_run_that_finds_the_lock_taken_says_so_and_writes_nothing(
     tmp_path: Path, out: Path
 ) -> None:
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    heartbeat = tmp_path / "hb"
+    heartbeat.write_text("the heartbeat of the run that holds the lock\n")
     with run_lock(out / LOCK_FILE):
-        completed = once(db, out, tmp_path / "hb")
+        completed = once(db, out, heartbeat)
     assert completed.returncode == 75
+    assert completed.stderr.count("\n") == 1
     assert "another collector run holds" in completed.stderr
     assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+    assert heartbeat.read_text() == "the heartbeat of the run that holds the lock\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".hb")] == []
 
 
 def test_a_bad_interval_is_refused(tmp_path: Path) -> None:
