@@ -7,6 +7,7 @@ snapshot is the whole current table, replaced atomically whenever the table may 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import logging
@@ -187,7 +188,12 @@ def _remember(
 
 
 class _CustomersAppender:
-    """Appends to an existing customers.csv; a torn tail is cut first, even with no rows to add."""
+    """Appends to an existing customers.csv; a torn tail is cut first, even with no rows to add.
+
+    A context manager: a run that fails before ``finish`` (a full disk, a database error halfway
+    through the table) cuts its appends off again, so customers.csv is left as the run found it,
+    less any torn tail.
+    """
 
     def __init__(self, path: Path, valid_end: int) -> None:
         self.path = path
@@ -223,9 +229,16 @@ class _CustomersAppender:
             self._stream.close()
             self._stream = None
 
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
+    def __enter__(self) -> _CustomersAppender:
+        return self
+
+    def __exit__(self, *_exc_info: object) -> None:
+        if self._stream is None:  # finished, or nothing was appended
+            return
+        stream, self._stream = self._stream, None
+        with contextlib.suppress(OSError):  # the disk that failed the writes may fail this flush
+            stream.close()
+        os.truncate(self.path, self.valid_end)
 
 
 class _Comparison:
@@ -277,8 +290,7 @@ def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -
             )
             customers.write(header)
         else:
-            customers = _CustomersAppender(paths.customers, valid_end)
-            stack.callback(customers.close)
+            customers = stack.enter_context(_CustomersAppender(paths.customers, valid_end))
         for rows in table.batches():
             batch = encode_batch(rows, shape.key_positions)
             diff = comparison.add(batch)

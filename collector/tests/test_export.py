@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import csv
+import errno
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.csvfile import encode_batch
+from collector.csvfile import EncodedBatch, encode_batch
 from collector.errors import (
     DatabaseNotFoundError,
     HeaderMismatchError,
@@ -33,6 +35,7 @@ from collector.lock import run_lock
 from collector.tests.helpers import (
     AWKWARD_ROWS,
     HEADER,
+    Row,
     csv_text,
     execute,
     generated_rows,
@@ -424,3 +427,33 @@ def test_a_value_longer_than_the_csv_readers_default_limit_is_read_back(
     assert (result.appended, result.changed, result.torn_bytes_removed) == (1, 0, 0)
     assert (out / CUSTOMERS_CSV).read_bytes() == original + b"3,z\r\n"
     assert csv.field_size_limit() == limit  # the process-wide setting is put back
+
+
+def test_a_run_failing_halfway_takes_back_what_it_appended(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk (or a database error) after some batches: customers.csv is left as found."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 11))
+    run_export(db, out)
+    before = files(out)
+    with sqlite3.connect(db) as connection:  # three batches of new rows
+        connection.executemany(
+            "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)", generated_rows(11, 12_011)
+        )
+    connection.close()
+    calls: list[int] = []
+
+    def encode_then_fail(rows: Sequence[Row], key_positions: Sequence[int]) -> EncodedBatch:
+        calls.append(len(rows))
+        if len(calls) == 3:
+            assert (out / CUSTOMERS_CSV).stat().st_size > len(before[CUSTOMERS_CSV])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return encode_batch(rows, key_positions)
+
+    monkeypatch.setattr("collector.export.encode_batch", encode_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        run_export(db, out)
+    assert files(out) == before
+    monkeypatch.undo()
+    assert run_export(db, out).appended == 12_000
+    assert len(read_records(out / CUSTOMERS_CSV)) == 1 + 12_010
