@@ -11,6 +11,10 @@ class DatabaseNotFoundError(CollectorError):
     """The database path does not name an existing file (it is never created)."""
 
 
+class UnreadableDatabaseError(CollectorError):
+    """The database file exists but SQLite cannot read it (not a database, locked too long)."""
+
+
 class SchemaError(CollectorError):
     """The ``customers`` table or its ``job`` column is missing."""
 

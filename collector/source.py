@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
-from collector.errors import DatabaseNotFoundError, SchemaError
+from collector.errors import DatabaseNotFoundError, SchemaError, UnreadableDatabaseError
 
 TABLE = "customers"
 RENAMED_COLUMNS = {"job": "occupation"}
@@ -91,16 +91,13 @@ class TableReader:
             connection.execute("BEGIN")
             # The first read takes the shared lock, held until the transaction ends.
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.OperationalError as error:
+            info = connection.execute(f"PRAGMA table_info({_quote_identifier(TABLE)})").fetchall()
+        except sqlite3.Error as error:
             self.__exit__(None, None, None)
             if not self.path.is_file():
                 raise DatabaseNotFoundError(f"database not found: {self.path}") from error
-            raise
-        except sqlite3.DatabaseError:
-            self.__exit__(None, None, None)
-            raise
+            raise UnreadableDatabaseError(f"cannot read database {self.path}: {error}") from error
         try:
-            info = connection.execute(f"PRAGMA table_info({_quote_identifier(TABLE)})").fetchall()
             self.shape = shape_from_table_info(info)
             self.content_digest = self._digest_unless_wal()
         except BaseException:
@@ -113,7 +110,7 @@ class TableReader:
         # would drop SQLite's shared lock. This descriptor is closed only after the transaction.
         self._file = os.open(self.path, os.O_RDONLY)
         header = os.pread(self._file, _HEADER_SIZE, 0)
-        if _WAL_FORMAT in (header[18:19] + header[19:20]):
+        if _WAL_FORMAT in header[18:20]:
             return None
         digest = hashlib.sha256()
         offset = 0

@@ -21,6 +21,7 @@ from collector.errors import (
     LockBusyError,
     OutputDirectoryError,
     SchemaError,
+    UnreadableDatabaseError,
 )
 from collector.export import (
     CUSTOMERS_CSV,
@@ -457,3 +458,14 @@ def test_a_run_failing_halfway_takes_back_what_it_appended(
     monkeypatch.undo()
     assert run_export(db, out).appended == 12_000
     assert len(read_records(out / CUSTOMERS_CSV)) == 1 + 12_010
+
+
+def test_a_file_that_is_not_a_database_is_named_in_the_error_and_left_alone(
+    tmp_path: Path, out: Path
+) -> None:
+    not_a_database = tmp_path / "customers.db"
+    not_a_database.write_bytes(b"id,name\r\n1,a\r\n" * 100)
+    with pytest.raises(UnreadableDatabaseError, match=f"cannot read database {not_a_database}: "):
+        run_export(not_a_database, out)
+    assert not_a_database.read_bytes() == b"id,name\r\n1,a\r\n" * 100
+    assert list(out.iterdir()) == [out / LOCK_FILE]
