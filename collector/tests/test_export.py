@@ -469,3 +469,34 @@ def test_a_file_that_is_not_a_database_is_named_in_the_error_and_left_alone(
         run_export(not_a_database, out)
     assert not_a_database.read_bytes() == b"id,name\r\n1,a\r\n" * 100
     assert list(out.iterdir()) == [out / LOCK_FILE]
+
+
+@pytest.mark.parametrize("with_state", [True, False])
+def test_an_empty_table_gives_header_only_files_then_appends_its_first_row(
+    tmp_path: Path, out: Path, with_state: bool
+) -> None:
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (id INTEGER PRIMARY KEY, job TEXT)")
+    result = run_export(db, out)
+    assert (result.rows, result.appended) == (0, 0)
+    assert (out / CUSTOMERS_CSV).read_bytes() == b"id,occupation\r\n"
+    assert (out / SNAPSHOT_CSV).read_bytes() == b"id,occupation\r\n"
+    if not with_state:
+        (out / STATE_FILE).unlink()
+    assert run_export(db, out).unchanged_table == with_state
+    execute(db, "INSERT INTO customers VALUES (1, 'a')")
+    assert run_export(db, out).appended == 1
+    assert (out / CUSTOMERS_CSV).read_bytes() == b"id,occupation\r\n1,a\r\n"
+
+
+def test_an_existing_customers_csv_with_only_the_header_gets_every_row(
+    tmp_path: Path, out: Path
+) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    header = b"id,name,address,email,phone,company,occupation\r\n"
+    (out / CUSTOMERS_CSV).write_bytes(header)
+    inode = (out / CUSTOMERS_CSV).stat().st_ino
+    result = run_export(db, out)
+    assert (result.appended, result.deleted, result.torn_bytes_removed) == (5, 0, 0)
+    assert read_records(out / CUSTOMERS_CSV) == [HEADER, *csv_text(AWKWARD_ROWS)]
+    assert (out / CUSTOMERS_CSV).stat().st_ino == inode  # appended to, not replaced
