@@ -50,7 +50,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="JSON file to write; its directory must exist (env IPAM_OUTPUT, default %(default)s)",
     )
     parser.add_argument(
-        "--interval",
+        "--interval-seconds",
         type=_positive_seconds,
         default=os.environ.get("IPAM_INTERVAL_SECONDS", DEFAULT_INTERVAL_SECONDS),
         help="seconds between runs of the daemon; the first run starts at once "
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.Formatter.converter = time.gmtime  # log times in UTC, like the schedule
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per run, not three
     if not arguments.once:
-        return run_daemon(arguments.db, arguments.output, arguments.interval)
+        return run_daemon(arguments.db, arguments.output, arguments.interval_seconds)
     try:
         summary = run_once(arguments.db, arguments.output)
     except IpamError as error:

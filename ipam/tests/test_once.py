@@ -320,7 +320,7 @@ def test_help_documents_every_option(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--db", "--output", "--interval", "--once", "IPAM_DB", "IPAM_OUTPUT"):
+    for option in ("--db", "--output", "--interval-seconds", "--once", "IPAM_DB", "IPAM_OUTPUT"):
         assert option in text
     assert "IPAM_INTERVAL_SECONDS" in text
 
@@ -328,7 +328,7 @@ def test_help_documents_every_option(capsys):
 @pytest.mark.parametrize("interval", ["0", "-5", "soon", "nan", "inf"])
 def test_bad_interval_is_refused(interval, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["--interval", interval])
+        main(["--interval-seconds", interval])
     assert exit_info.value.code == 2
     assert "not a positive number of seconds" in capsys.readouterr().err
 
