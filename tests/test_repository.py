@@ -114,3 +114,24 @@ def test_service_requirements_are_pinned_and_agree_with_pyproject(service: str) 
         if pin is not None:
             version = str(pin.specifier).removeprefix("==")
             assert requirement.specifier.contains(version), f"{service}: {pin} vs {requirement}"
+
+
+def test_committed_outputs_are_what_the_services_write_from_the_committed_databases(
+    tmp_path: Path,
+) -> None:
+    """Running the stack on the shipped databases must leave `git status` clean."""
+    minimal_env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    subprocess.run(
+        [sys.executable, "-m", "collector", "--once", "--db", str(DATABASE / "customers.db"),
+         "--output-dir", str(tmp_path), "--heartbeat", str(tmp_path / "heartbeat")],
+        cwd=ROOT, env=minimal_env, check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "ipam", "--once", "--db", str(DATABASE / "prefixes.db"),
+         "--output", str(tmp_path / "prefixes.json")],
+        cwd=ROOT, env=minimal_env, check=True, capture_output=True,
+    )  # fmt: skip
+    for name in ("customers.csv", "prefixes.json"):
+        assert (tmp_path / name).read_bytes() == (ROOT / "output" / name).read_bytes(), name
+    snapshot = (tmp_path / "customers_snapshot.csv").read_bytes()
+    assert snapshot == (ROOT / "output" / "customers.csv").read_bytes()
