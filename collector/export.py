@@ -13,7 +13,6 @@ import hashlib
 import logging
 import operator
 import os
-import time
 from array import array
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -35,7 +34,7 @@ from collector.csvfile import (
 from collector.errors import HeaderMismatchError, OutputDirectoryError
 from collector.files import atomic_writer, fsync_directory, remove_stale_temp_files
 from collector.lock import run_lock
-from collector.source import TableReader, TableShape
+from collector.source import BATCH_ROWS, TableReader, TableShape
 from collector.state import (
     FileIdentity,
     RunState,
@@ -165,7 +164,7 @@ def _written_records(
         and previous.header == shape.header
     ):
         digest = previous.customers_csv_digest(paths.customers)
-        written = load_written_records(paths.state) if digest else None
+        written = load_written_records(paths.state) if digest is not None else None
         if written is not None:
             return written, previous.customers_csv.size, digest
     scan = CsvScan(paths.customers, shape.header)
@@ -173,7 +172,7 @@ def _written_records(
     pending: list[list[str]] = []
     for record in scan.records():
         pending.append(record)
-        if len(pending) == 5000:
+        if len(pending) == BATCH_ROWS:
             _remember(written, pending, shape.key_positions)
             pending.clear()
     _remember(written, pending, shape.key_positions)
@@ -307,8 +306,7 @@ def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -
     if not creating:
         fsync_directory(paths.directory)
     deleted = comparison.deleted()
-    written.drop_positions()  # not needed any more: frees a large dictionary before saving
-    written.extend(comparison.new_keys, comparison.new_fingerprints)
+    written.extend(comparison.new_keys, comparison.new_fingerprints)  # also frees its dictionary
     state = RunState(
         database_sha256=table.content_digest,
         header=shape.header,
@@ -352,10 +350,3 @@ def _identity(path: Path) -> FileIdentity:
     identity = FileIdentity.of(path)
     assert identity is not None, f"{path} was just written"
     return identity
-
-
-def timed_run(database: Path, output_directory: Path) -> tuple[RunResult, float]:
-    """``run_export`` and how long it took, in seconds."""
-    started = time.monotonic()
-    result = run_export(database, output_directory)
-    return result, time.monotonic() - started

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from collector.errors import CollectorError, LockBusyError
-from collector.export import RunResult, timed_run
+from collector.export import RunResult, run_export
 from collector.heartbeat import (
     STATUS_FAILED,
     STATUS_OK,
@@ -49,7 +49,9 @@ def perform_run(settings: Settings, next_run: Callable[[], datetime | None]) -> 
     duration: float | None = None
     error = ""
     try:
-        result, duration = timed_run(settings.database, settings.output_directory)
+        started = time.monotonic()
+        result = run_export(settings.database, settings.output_directory)
+        duration = time.monotonic() - started
     except LockBusyError as busy:
         log.warning("run skipped: %s", busy)
         return STATUS_BUSY

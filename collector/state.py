@@ -59,8 +59,9 @@ class WrittenRecords:
     """The records of customers.csv in file order: each one's key and the CRC-32 of its bytes.
 
     ``positions`` (key -> index of its first record) is built only when a run needs to look keys
-    up, so a first export never pays for a dictionary of every key. Fingerprints live in a compact
-    array; they are only used to count changed rows, never to decide what to append.
+    up, so a first export never pays for a dictionary of every key, and dropped when records are
+    added, so it is not in memory while the state is saved. Fingerprints live in a compact array;
+    they are only used to count changed rows, never to decide what to append.
     """
 
     def __init__(self, keys: list[Key] | None = None, fingerprints: array[int] | None = None):
@@ -76,17 +77,11 @@ class WrittenRecords:
             self._positions = dict(zip(reversed(self.keys), range(count - 1, -1, -1)))
         return self._positions
 
-    def drop_positions(self) -> None:
-        self._positions = None
-
     def extend(self, keys: Sequence[Key], fingerprints: Sequence[int]) -> None:
         """Record new records appended to the file, in file order."""
-        start = len(self.keys)
         self.keys.extend(keys)
         self.fingerprints.extend(fingerprints)
-        if self._positions is not None:
-            for position in range(start, len(self.keys)):
-                self._positions.setdefault(self.keys[position], position)
+        self._positions = None  # rebuilt on the next lookup
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -137,7 +132,7 @@ def load_summary(path: Path) -> RunState | None:
     try:
         with open(path, "rb") as stream:
             data = json.loads(stream.readline())
-        if data.get("version") != STATE_VERSION:
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             return None
         return _summary_from_json(data)
     except (OSError, ValueError, KeyError, TypeError):
@@ -152,14 +147,14 @@ def load_written_records(path: Path) -> WrittenRecords | None:
             data = json.loads(stream.readline())
         if "int_keys" in data:
             keys: list[Key] = _array_from_hex("q", data["int_keys"]).tolist()
-        elif "keys_lines" in data:
-            keys = data["keys_lines"].split("\n")
         else:
             keys = data["keys"]
+            if not isinstance(keys, list) or not set(map(type, keys)) <= {int, str}:
+                return None  # anything else would fail the run later, as a dictionary key
         fingerprints = _array_from_hex("I", data["fingerprints"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not isinstance(keys, list) or len(keys) != len(fingerprints):
+    if len(keys) != len(fingerprints):
         return None
     return WrittenRecords(keys, fingerprints)
 
@@ -180,17 +175,13 @@ def _array_from_hex(typecode: str, text: str) -> array[int]:
 
 
 def _keys_to_json(keys: list[Key]) -> dict[str, object]:
-    """The most compact of three forms: 64-bit ints, lines of text, or a JSON list (mixed)."""
-    kinds = set(map(type, keys))
-    if kinds == {int}:
+    """Integer keys as packed 64-bit ints (a million of them load in milliseconds), else a list."""
+    if set(map(type, keys)) == {int}:
         try:
             return {"int_keys": _array_to_hex(array("q", keys))}
         except OverflowError:  # a decimal text key beyond 64 bits
-            return {"keys": keys}
-    lines = "\n".join(keys) if kinds == {str} else ""
-    if lines and lines.count("\n") == len(keys) - 1:
-        return {"keys_lines": lines}
-    return {"keys": keys}  # some key holds a line break, or ints and texts are mixed
+            pass
+    return {"keys": keys}
 
 
 def save_state(path: Path, state: RunState, written: WrittenRecords) -> None:
@@ -200,7 +191,3 @@ def save_state(path: Path, state: RunState, written: WrittenRecords) -> None:
     with atomic_writer(path) as stream:
         stream.write(json.dumps(summary).encode() + b"\n")
         stream.write(json.dumps(records, ensure_ascii=False).encode() + b"\n")
-
-
-def remove_state(path: Path) -> None:
-    path.unlink(missing_ok=True)
