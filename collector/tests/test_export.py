@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import logging
 import os
 import sqlite3
 import threading
@@ -500,3 +501,20 @@ def test_an_existing_customers_csv_with_only_the_header_gets_every_row(
     assert (result.appended, result.deleted, result.torn_bytes_removed) == (5, 0, 0)
     assert read_records(out / CUSTOMERS_CSV) == [HEADER, *csv_text(AWKWARD_ROWS)]
     assert (out / CUSTOMERS_CSV).stat().st_ino == inode  # appended to, not replaced
+
+
+def test_a_torn_tail_is_cut_and_logged_even_with_nothing_to_append(
+    tmp_path: Path, out: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    run_export(db, out)
+    path = out / CUSTOMERS_CSV
+    complete = path.read_bytes()
+    path.write_bytes(complete + b'6,"half a re')
+    with caplog.at_level(logging.WARNING, logger="collector"):
+        result = run_export(db, out)
+    assert (result.appended, result.torn_bytes_removed) == (0, 12)
+    assert path.read_bytes() == complete
+    assert len(caplog.records) == 1
+    assert caplog.records[0].levelname == "WARNING"
+    assert "ended with 12 bytes of an incomplete record" in caplog.records[0].getMessage()

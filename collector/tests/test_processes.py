@@ -220,6 +220,7 @@ def test_sigterm_during_a_run_lets_it_finish(tmp_path: Path, out: Path) -> None:
         code, stderr = stop(process)
     assert code == 0, stderr
     assert "run ok: rows=150000 appended=150000" in stderr
+    assert stderr.index("SIGTERM received") < stderr.index("run ok:"), "signal after the run"
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     assert len(read_records(out / CUSTOMERS_CSV)) == 150_001
     assert parse_heartbeat(heartbeat.read_text())["status"] == "ok"
@@ -279,5 +280,6 @@ def test_readers_only_ever_see_a_complete_snapshot(tmp_path: Path, out: Path) ->
         sizes.add(len(read_records(snapshot)))
     sizes.add(len(read_records(snapshot)))
     assert process.returncode == 0
-    assert sizes <= {101, 60_001}
-    assert 60_001 in sizes
+    # The old file while the run was writing the new one (Python alone takes longer to start than
+    # a first read), then the new one: never anything in between.
+    assert sizes == {101, 60_001}
