@@ -7,30 +7,24 @@ snapshot is the whole current table, replaced atomically whenever the table may 
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import hashlib
 import logging
-import operator
 import os
-from array import array
-from collections import deque
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
-from itertools import compress, repeat
 from pathlib import Path
 from typing import BinaryIO
 
 from collector.csvfile import (
     CsvScan,
-    EncodedBatch,
-    Key,
     encode_batch,
     encode_header,
     header_mismatch_message,
     read_header,
 )
+from collector.diff import Comparison
 from collector.errors import HeaderMismatchError, OutputDirectoryError
 from collector.files import atomic_writer, fsync_directory, remove_stale_temp_files
 from collector.lock import run_lock
@@ -51,34 +45,6 @@ STATE_FILE = ".collector.state"
 LOCK_FILE = ".collector.lock"
 
 log = logging.getLogger("collector")
-
-
-@dataclass(frozen=True)
-class BatchDiff:
-    """How a batch of table rows compares with the records already in customers.csv."""
-
-    new: list[int]  # positions in the batch of rows whose key is not in the file
-    matched: list[int]  # positions in WrittenRecords of the keys the batch holds
-    changed: int  # rows whose key is in the file but whose record there differs
-
-
-def diff_batch(
-    keys: Sequence[Key], fingerprints: Sequence[int], written: WrittenRecords
-) -> BatchDiff:
-    """Compare a batch with what is written: by key for new rows, by fingerprint for changes."""
-    if not written:  # a new file: every row is new
-        return BatchDiff(list(range(len(keys))), [], 0)
-    # Written with map/compress rather than a loop: this runs for every row of the table.
-    positions = list(map(written.positions.get, keys))
-    if None in positions:
-        is_written = list(map(operator.is_not, positions, repeat(None)))
-        new = list(compress(range(len(keys)), map(operator.not_, is_written)))
-        matched = list(compress(positions, is_written))
-        fingerprints = list(compress(fingerprints, is_written))
-    else:  # the usual batch: every key already written
-        new, matched = [], positions
-    stored = map(written.fingerprints.__getitem__, matched)
-    return BatchDiff(new, matched, sum(map(operator.ne, stored, fingerprints)))
 
 
 @dataclass(frozen=True)
@@ -235,39 +201,9 @@ class _CustomersAppender:
         if self._stream is None:  # finished, or nothing was appended
             return
         stream, self._stream = self._stream, None
-        with contextlib.suppress(OSError):  # the disk that failed the writes may fail this flush
+        with suppress(OSError):  # the disk that failed the writes may fail this flush
             stream.close()
         os.truncate(self.path, self.valid_end)
-
-
-class _Comparison:
-    """Running totals of the batches: rows seen, changed, and the new records appended."""
-
-    def __init__(self, written: WrittenRecords) -> None:
-        self.written = written
-        self.seen = bytearray(len(written))  # which written records the table still holds
-        self.rows = 0
-        self.changed = 0
-        self.new_keys: list[Key] = []
-        self.new_fingerprints = array("I")
-
-    def add(self, batch: EncodedBatch) -> BatchDiff:
-        fingerprints = batch.fingerprints
-        diff = diff_batch(batch.keys, fingerprints, self.written)
-        _mark(self.seen, diff.matched)
-        if len(diff.new) == len(batch.keys):
-            self.new_keys.extend(batch.keys)
-            self.new_fingerprints.extend(fingerprints)
-        else:
-            self.new_keys.extend(batch.keys[index] for index in diff.new)
-            self.new_fingerprints.extend(fingerprints[index] for index in diff.new)
-        self.rows += len(batch.keys)
-        self.changed += diff.changed
-        return diff
-
-    def deleted(self) -> int:
-        """Distinct written keys gone from the table (only a key's first record is matched)."""
-        return len(self.written.positions) - self.seen.count(1) if self.written else 0
 
 
 def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -> RunResult:
@@ -278,7 +214,7 @@ def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -
         written, valid_end, digest = WrittenRecords(), 0, hashlib.sha256(header)
     else:
         written, valid_end, digest = _written_records(previous, shape, paths)
-    comparison = _Comparison(written)
+    comparison = Comparison(written)
     with ExitStack() as stack:
         stack.enter_context(_cycle_collector_paused())
         snapshot = stack.enter_context(atomic_writer(paths.snapshot))
@@ -307,12 +243,14 @@ def _export(table: TableReader, paths: OutputPaths, previous: RunState | None) -
         fsync_directory(paths.directory)
     deleted = comparison.deleted()
     written.extend(comparison.new_keys, comparison.new_fingerprints)  # also frees its dictionary
+    if digest is None:  # customers.csv was read back as CSV records, not hashed on the way
+        digest = file_digest(paths.customers)
     state = RunState(
         database_sha256=table.content_digest,
         header=shape.header,
         key_positions=shape.key_positions,
         customers_csv=_identity(paths.customers),
-        customers_csv_sha256=(digest or file_digest(paths.customers)).hexdigest(),
+        customers_csv_sha256=digest.hexdigest(),
         snapshot=_identity(paths.snapshot),
         rows=comparison.rows,
         changed=comparison.changed,
@@ -339,11 +277,6 @@ def _cycle_collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _mark(flags: bytearray, positions: Sequence[int]) -> None:
-    """Set ``flags[p] = 1`` for every p, looping in C (a deque of length 0 just drains the map)."""
-    deque(map(flags.__setitem__, positions, repeat(1)), maxlen=0)
 
 
 def _identity(path: Path) -> FileIdentity:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.csvfile import EncodedBatch, encode_batch
+from collector.diff import diff_batch
 from collector.errors import (
     DatabaseNotFoundError,
     HeaderMismatchError,
@@ -24,16 +25,9 @@ from collector.errors import (
     SchemaError,
     UnreadableDatabaseError,
 )
-from collector.export import (
-    CUSTOMERS_CSV,
-    LOCK_FILE,
-    SNAPSHOT_CSV,
-    STATE_FILE,
-    WrittenRecords,
-    diff_batch,
-    run_export,
-)
+from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, STATE_FILE, run_export
 from collector.lock import run_lock
+from collector.state import WrittenRecords
 from collector.tests.helpers import (
     AWKWARD_ROWS,
     HEADER,
