@@ -42,8 +42,17 @@ class TableShape:
         return tuple(RENAMED_COLUMNS.get(name, name) for name in self.columns)
 
 
+_HIDDEN_COLUMN = 1  # ``hidden`` of a virtual table's hidden column, which SELECT * leaves out too
+
+
 def shape_from_table_info(rows: list[tuple[object, ...]]) -> TableShape:
-    """Build the shape from ``PRAGMA table_info`` rows (cid, name, type, notnull, default, pk)."""
+    """Build the shape from ``PRAGMA table_xinfo`` rows (cid, name, type, notnull, default, pk,
+    hidden).
+
+    ``table_xinfo`` rather than ``table_info``, which leaves out generated columns: they are
+    columns of the table like any other (SELECT * returns them).
+    """
+    rows = [row for row in rows if row[6] != _HIDDEN_COLUMN]
     if not rows:
         raise SchemaError(f"the database has no {TABLE!r} table")
     columns = tuple(str(row[1]) for row in rows)
@@ -91,7 +100,7 @@ class TableReader:
             connection.execute("BEGIN")
             # The first read takes the shared lock, held until the transaction ends.
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            info = connection.execute(f"PRAGMA table_info({_quote_identifier(TABLE)})").fetchall()
+            info = connection.execute(f"PRAGMA table_xinfo({_quote_identifier(TABLE)})").fetchall()
         except sqlite3.Error as error:
             self.__exit__(None, None, None)
             if not self.path.is_file():

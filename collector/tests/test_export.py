@@ -512,3 +512,18 @@ def test_a_torn_tail_is_cut_and_logged_even_with_nothing_to_append(
     assert len(caplog.records) == 1
     assert caplog.records[0].levelname == "WARNING"
     assert "ended with 12 bytes of an incomplete record" in caplog.records[0].getMessage()
+
+
+def test_a_generated_column_is_a_column_like_any_other(tmp_path: Path, out: Path) -> None:
+    """PRAGMA table_info leaves generated columns out; SELECT * and the CSVs do not."""
+    db = tmp_path / "c.db"
+    execute(
+        db,
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, job TEXT,"
+        " shout TEXT GENERATED ALWAYS AS (upper(job)) VIRTUAL, n INT)",
+    )
+    execute(db, "INSERT INTO customers (id, job, n) VALUES (1, 'pilot', 7)")
+    run_export(db, out)
+    expected = [["id", "occupation", "shout", "n"], ["1", "pilot", "PILOT", "7"]]
+    assert read_records(out / CUSTOMERS_CSV) == expected
+    assert read_records(out / SNAPSHOT_CSV) == expected
