@@ -7,14 +7,13 @@ finish, then the process exits 0 (``docker stop`` sends SIGTERM through tini).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 from datetime import datetime, timezone
 from types import FrameType
 
+from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -53,15 +52,26 @@ def run_daemon(settings: Settings) -> int:
     executor = ThreadPoolExecutor(max_workers=1)
     scheduler = build_scheduler(settings, executor)
 
+    stop_requested = False
+
     def stop(signum: int, _frame: FrameType | None) -> None:
         # Only ask the scheduler to stop here: waiting in a signal handler could deadlock with
         # the run, which may need a scheduler lock the interrupted main thread holds.
+        nonlocal stop_requested
         log.info(
             "%s received: finishing the run in progress, then exiting", signal.Signals(signum).name
         )
-        with contextlib.suppress(SchedulerNotRunningError):  # a second signal while stopping
+        stop_requested = True
+        if scheduler.running:  # not yet started, or a second signal while stopping: see below
             scheduler.shutdown(wait=False)
 
+    def stop_if_requested_before_start(_event: SchedulerEvent) -> None:
+        # A signal between installing the handlers and the scheduler running had nothing to stop;
+        # without this the daemon would ignore it and run until killed.
+        if stop_requested and scheduler.running:
+            scheduler.shutdown(wait=False)
+
+    scheduler.add_listener(stop_if_requested_before_start, EVENT_SCHEDULER_STARTED)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info(

@@ -283,3 +283,44 @@ def test_readers_only_ever_see_a_complete_snapshot(tmp_path: Path, out: Path) ->
     # The old file while the run was writing the new one (Python alone takes longer to start than
     # a first read), then the new one: never anything in between.
     assert sizes == {101, 60_001}
+
+
+SIGNAL_BEFORE_START = """
+import os, signal, sys
+from pathlib import Path
+from collector.__main__ import configure_logging
+from collector.daemon import run_daemon
+from collector.runs import Settings
+
+install = signal.signal
+
+def install_then_signal(signum, handler):
+    previous = install(signum, handler)
+    if signum == signal.SIGINT:  # the last handler run_daemon installs, before the scheduler runs
+        os.kill(os.getpid(), signal.SIGTERM)
+    return previous
+
+signal.signal = install_then_signal
+configure_logging()
+db, out, heartbeat = map(Path, sys.argv[1:])
+sys.exit(run_daemon(Settings(db, out, heartbeat, 3600)))
+"""
+
+
+def test_sigterm_before_the_scheduler_runs_still_stops_the_daemon(
+    tmp_path: Path, out: Path
+) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGNAL_BEFORE_START, str(db), str(out), str(tmp_path / "hb")],
+        cwd=REPO_ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "SIGTERM received" in stderr
+    assert "collector stopped" in stderr
