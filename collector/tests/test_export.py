@@ -40,13 +40,6 @@ from collector.tests.helpers import (
 )
 
 
-@pytest.fixture
-def out(tmp_path: Path) -> Path:
-    directory = tmp_path / "output"
-    directory.mkdir()
-    return directory
-
-
 def files(out: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(out.iterdir())}
 

@@ -24,9 +24,9 @@ def test_the_format_is_key_value_lines_sh_can_read() -> None:
     assert pairs["error"] == "bad thing = here"  # one line, whatever the message
 
 
-def test_a_failed_run_keeps_the_last_success_and_a_later_run_updates_it(tmp_path: Path) -> None:
-    out = tmp_path / "output"
-    out.mkdir()
+def test_a_failed_run_keeps_the_last_success_and_a_later_run_updates_it(
+    tmp_path: Path, out: Path
+) -> None:
     heartbeat = tmp_path / "hb"
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
     settings = Settings(db, out, heartbeat, 300)
@@ -47,18 +47,18 @@ def test_a_failed_run_keeps_the_last_success_and_a_later_run_updates_it(tmp_path
     assert failed["rows"] == ""
 
 
-def test_a_heartbeat_that_cannot_be_written_does_not_fail_the_run(tmp_path: Path) -> None:
-    out = tmp_path / "output"
-    out.mkdir()
+def test_a_heartbeat_that_cannot_be_written_does_not_fail_the_run(
+    tmp_path: Path, out: Path
+) -> None:
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
     settings = Settings(db, out, tmp_path / "no such dir" / "hb", 300)
     assert perform_run(settings, next_run=lambda: None) == "ok"
     assert (out / "customers.csv").exists()
 
 
-def test_a_run_that_finds_the_lock_taken_leaves_the_heartbeat_alone(tmp_path: Path) -> None:
-    out = tmp_path / "output"
-    out.mkdir()
+def test_a_run_that_finds_the_lock_taken_leaves_the_heartbeat_alone(
+    tmp_path: Path, out: Path
+) -> None:
     heartbeat = tmp_path / "hb"
     settings = Settings(make_database(tmp_path / "c.db", AWKWARD_ROWS), out, heartbeat, 300)
     assert perform_run(settings, next_run=lambda: None) == "ok"

@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV
 from collector.heartbeat import parse_heartbeat
 from collector.lock import run_lock
@@ -26,13 +24,6 @@ from collector.tests.helpers import (
     read_records,
     run_collector,
 )
-
-
-@pytest.fixture
-def out(tmp_path: Path) -> Path:
-    directory = tmp_path / "output"
-    directory.mkdir()
-    return directory
 
 
 def once(db: Path, out: Path, heartbeat: Path, *extra: str) -> subprocess.CompletedProcess[str]:
