@@ -2,9 +2,11 @@
 # Docker healthcheck of the collector: exit 0 (healthy) or 1 (unhealthy), one line on stdout.
 #
 # Healthy only when ALL of these hold for the heartbeat file $COLLECTOR_HEARTBEAT
-# (default /tmp/collector.heartbeat), which the collector rewrites atomically after every run:
+# (default /tmp/collector.heartbeat), which the collector rewrites atomically after every run
+# (except a run that found another one holding the lock: it writes nothing):
 #   - it exists, is a regular readable file, and has well-formed status, last_attempt_epoch,
-#     last_success_epoch and interval_seconds fields (whole seconds, key=value lines);
+#     last_success_epoch and interval_seconds fields (key=value lines; whole seconds as plain
+#     decimal digits, no leading zero, at most 18 digits);
 #   - status=ok: the last run succeeded (anything else, such as failed, is not);
 #   - neither timestamp is in the future;
 #   - the last success is at most interval_seconds + grace old. The grace, 60 s by default
