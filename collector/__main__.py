@@ -63,9 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--heartbeat",
         type=Path,
-        default=Path(env("COLLECTOR_HEARTBEAT", DEFAULT_HEARTBEAT)),
-        help="heartbeat file written after every run, read by healthcheck.sh "
-        "(env COLLECTOR_HEARTBEAT, default %(default)s)",
+        default=env("COLLECTOR_HEARTBEAT"),
+        help="heartbeat file the daemon writes after every run, read by healthcheck.sh "
+        f"(env COLLECTOR_HEARTBEAT, default {DEFAULT_HEARTBEAT}); --once writes one only when "
+        "this flag or the variable names it, so a manual run never changes the daemon's health",
     )
     parser.add_argument(
         "--interval-seconds",
@@ -88,8 +89,8 @@ def configure_logging() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
-    settings = Settings(args.db, args.output_dir, args.heartbeat, args.interval_seconds)
     if args.once:
+        settings = Settings(args.db, args.output_dir, args.heartbeat, args.interval_seconds)
         status = perform_run(settings, next_run=lambda: None)
         if status == STATUS_OK:
             return EXIT_OK
@@ -97,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here: APScheduler takes a tenth of a second to import, which --once never needs.
     from collector.daemon import run_daemon  # noqa: PLC0415
 
-    return run_daemon(settings)
+    heartbeat = args.heartbeat or Path(DEFAULT_HEARTBEAT)
+    return run_daemon(Settings(args.db, args.output_dir, heartbeat, args.interval_seconds))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ log = logging.getLogger("collector")
 class Settings:
     database: Path
     output_directory: Path
-    heartbeat: Path
+    heartbeat: Path | None  # None: a manual --once run that leaves the daemon's health alone
     interval_seconds: int
 
 
@@ -37,14 +37,16 @@ def _format_next_run(next_run: datetime | None) -> str:
 
 
 def perform_run(settings: Settings, next_run: Callable[[], datetime | None]) -> str:
-    """Run one export, log one line, write the heartbeat; returns the status (never raises).
+    """Run one export, log one line, write the heartbeat (if any); returns the status.
+
+    Never raises: the daemon must keep going whatever one run hits.
 
     A run that finds the lock taken leaves the heartbeat alone: the run holding the lock writes
     it, and a "busy" there would make a healthy daemon unhealthy for a whole interval just
     because someone ran ``--once`` beside it.
     """
     attempt = int(time.time())
-    last_success = previous_success(settings.heartbeat)
+    last_success = previous_success(settings.heartbeat) if settings.heartbeat else None
     result: RunResult | None = None
     duration: float | None = None
     error = ""
@@ -73,6 +75,8 @@ def perform_run(settings: Settings, next_run: Callable[[], datetime | None]) -> 
             " (table and files unchanged, nothing written)" if result.unchanged_table else "",
             _format_next_run(next_run()),
         )
+    if settings.heartbeat is None:
+        return status
     beat = Heartbeat(
         status=status,
         last_attempt_epoch=attempt,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+import collector.__main__ as collector_main
 from collector.export import LOCK_FILE
 from collector.heartbeat import Heartbeat, format_heartbeat, parse_heartbeat
 from collector.lock import run_lock
@@ -66,3 +69,25 @@ def test_a_run_that_finds_the_lock_taken_leaves_the_heartbeat_alone(
     with run_lock(out / LOCK_FILE):
         assert perform_run(settings, next_run=lambda: None) == "busy"
     assert heartbeat.read_bytes() == before
+
+
+def test_a_manual_once_run_leaves_the_daemons_heartbeat_alone(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`docker compose exec collector python -m collector --once --db typo` must not make the
+    running daemon unhealthy: --once writes a heartbeat only when one is named."""
+    daemons_heartbeat = tmp_path / "daemon.heartbeat"
+    monkeypatch.setattr(collector_main, "DEFAULT_HEARTBEAT", str(daemons_heartbeat))
+    monkeypatch.delenv("COLLECTOR_HEARTBEAT", raising=False)
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    assert (
+        collector_main.main(["--once", "--db", str(tmp_path / "typo.db"), "--output-dir", str(out)])
+        == 1
+    )
+    assert collector_main.main(["--once", "--db", str(db), "--output-dir", str(out)]) == 0
+    assert not daemons_heartbeat.exists()
+
+    monkeypatch.setenv("COLLECTOR_HEARTBEAT", str(tmp_path / "named.heartbeat"))
+    assert collector_main.main(["--once", "--db", str(db), "--output-dir", str(out)]) == 0
+    assert parse_heartbeat((tmp_path / "named.heartbeat").read_text())["status"] == "ok"
+    assert not daemons_heartbeat.exists()
