@@ -2,10 +2,11 @@
 
 Modelled on NetBox's ``rebuild_prefixes``: sort the networks by (version, network address,
 prefix length) and walk them once with a stack of open ancestors. CIDR blocks either nest or are
-disjoint, so once sorted, the networks on the stack that have not ended before the current one
-starts are exactly its ancestors, the closest on top. Sorting costs O(n log n) (about O(n) on
-input already in order, as routing tables are); the walk is O(n): each network is pushed and
-popped at most once. No two rows are ever compared pairwise.
+disjoint, so once sorted, the networks that have not ended before the current one starts are
+exactly its ancestors. Sorting costs O(n log n) (about O(n) on input already in order, as
+routing tables are); the walk is O(n): a network is pushed and popped at most once, and only
+when it turns out to contain the next network (leaves, most of a table, never touch the stack).
+No two rows are ever compared pairwise.
 
 Pure functions: no I/O, no logging.
 """
@@ -20,9 +21,14 @@ from ipam.networks import IPV6_BIT, LENGTH_BITS, network_keys, network_text
 __all__ = ["ClosestParents", "find_closest_parents"]
 
 _LENGTH_MASK = (1 << LENGTH_BITS) - 1
-# Host part of a network of each prefix length, e.g. 0xff for an IPv4 /24.
-_IPV4_HOST_MASKS = [(1 << (32 - length)) - 1 for length in range(33)]
-_IPV6_HOST_MASKS = [(1 << (128 - length)) - 1 for length in range(129)]
+# What to OR into a key to get the key of its network's last address with length byte 255, e.g.
+# 0xff << 8 | 0xff for an IPv4 /24. Such "end keys" compare with keys directly: a network has
+# ended before another starts exactly when its end key is smaller than the other's key.
+_IPV4_END_BITS = [((1 << (32 - length)) - 1) << LENGTH_BITS | _LENGTH_MASK for length in range(33)]
+_IPV6_END_BITS = [
+    ((1 << (128 - length)) - 1) << LENGTH_BITS | _LENGTH_MASK for length in range(129)
+]
+_NEVER_ENDS = IPV6_BIT << 1  # larger than every key: the end key of "no parent"
 
 
 class ClosestParents(NamedTuple):
@@ -39,52 +45,51 @@ def find_closest_parents(prefixes: Sequence[object]) -> ClosestParents:
     The parent of a valid row is the longest valid network of the same IP version that strictly
     contains the row's network. Rows with equal networks are never each other's parent.
     """
-    keys = network_keys(prefixes)  # an int per valid row, the reason (a str) per invalid row
-    parent_rows = _closest_parent_rows(keys)
-    # Canonical text of each parent network, once per parent, found by row number. Index
-    # len(keys) is the "no parent" row: its text stays None.
-    text_of_row: list[str | None] = [None] * (len(keys) + 1)
-    for row in set(parent_rows) - {len(keys)}:
-        text_of_row[row] = network_text(keys[row])  # type: ignore[arg-type]
-    parents = list(map(text_of_row.__getitem__, parent_rows))
-    errors = [key if type(key) is str else None for key in keys]
-    return ClosestParents(parents, errors)  # type: ignore[arg-type]
+    keys, invalid_rows = network_keys(prefixes)  # an int per valid row, the reason per invalid
+    errors: list[str | None] = [None] * len(keys)
+    for row in invalid_rows:
+        errors[row] = keys[row]  # type: ignore[assignment]
+    return ClosestParents(_closest_parents(keys, invalid_rows), errors)
 
 
-def _closest_parent_rows(keys: Sequence[object]) -> list[int]:
-    """For each row, the number of a row holding its closest parent network (len(keys): none).
+def _closest_parents(keys: Sequence[object], invalid_rows: Sequence[int]) -> list[str | None]:
+    """The canonical text of each row's closest parent network (None: none, or invalid row).
 
-    Works on row numbers (the valid rows sorted by their key) and lists indexed by row number,
-    never on dictionaries keyed by network: that is both simpler and faster.
+    Works on row numbers sorted by key and a list indexed by row number, never on dictionaries
+    keyed by network. A parent's text is made once, when it turns out to contain the next
+    network; every row below it then shares that one string.
     """
-    no_parent = len(keys)
-    valid_rows = [row for row, key in enumerate(keys) if type(key) is int]
+    if invalid_rows:
+        valid_rows: Sequence[int] = [row for row, key in enumerate(keys) if type(key) is int]
+    else:
+        valid_rows = range(len(keys))  # the usual clean table: no list to build
     rows_by_network = sorted(valid_rows, key=keys.__getitem__)
 
-    parent_rows = [no_parent] * len(keys)
-    # The open ancestors, outermost first, as (last address, row); the innermost one is kept in
-    # two locals. The bottom entry is a sentinel that never ends and stands for "no parent".
-    stack: list[tuple[float, int]] = []
-    top_end: float = float("inf")
-    top_row = no_parent
-    previous_key = -1
-    parent_row = no_parent
+    parents: list[str | None] = [None] * len(keys)
+    # The open ancestors of the previous network, innermost first: `parent` (its closest one,
+    # in two locals), then `enclosing`, innermost last, as (text, end key). None with an end
+    # key that is never reached stands for "no parent".
+    enclosing: list[tuple[str | None, int]] = []
+    parent: str | None = None
+    parent_end = _NEVER_ENDS
+    previous_key = previous_end = -1
     for row in rows_by_network:
         key: int = keys[row]  # type: ignore[assignment]
         if key != previous_key:  # a new network (a duplicate just shares the previous parent)
+            if previous_end < key:
+                # The previous network ended before this one starts: a sibling or a stranger.
+                # Ancestors that have ended too are behind us for good: close them. IPv6 keys
+                # carry IPV6_BIT, so the first IPv6 network closes every IPv4 one.
+                while parent_end < key:
+                    parent, parent_end = enclosing.pop()
+            else:
+                # The previous network starts no later and has not ended, and CIDR blocks nest,
+                # so it contains this one; sorting put equal starts shortest first, so strictly:
+                # it is the closest ancestor.
+                enclosing.append((parent, parent_end))
+                parent, parent_end = network_text(previous_key), previous_end
+            end_bits = _IPV6_END_BITS if key >= IPV6_BIT else _IPV4_END_BITS
             previous_key = key
-            network = key >> LENGTH_BITS
-            # Ancestors that end before this network starts are behind us for good: close them.
-            # IPv6 keys carry IPV6_BIT, so the first IPv6 network closes every IPv4 one.
-            while top_end < network:
-                top_end, top_row = stack.pop()
-            # The top is still open: it starts no later than this network and has not ended,
-            # and CIDR blocks nest, so it contains this network. Sorting put equal starts
-            # shortest-first, so it is strictly shorter: the closest ancestor.
-            parent_row = top_row
-            stack.append((top_end, top_row))
-            host_masks = _IPV6_HOST_MASKS if key & IPV6_BIT else _IPV4_HOST_MASKS
-            top_end = network | host_masks[key & _LENGTH_MASK]
-            top_row = row
-        parent_rows[row] = parent_row
-    return parent_rows
+            previous_end = key | end_bits[key & _LENGTH_MASK]
+        parents[row] = parent
+    return parents

@@ -31,11 +31,13 @@ def ipaddress_key(value: object) -> int | None:
 
 def assert_agrees_with_ipaddress(value: object) -> None:
     expected = ipaddress_key(value)
-    for got in (network_key(value), network_keys([value])[0]):
+    batch = network_keys([value])
+    for got in (network_key(value), batch.keys[0]):
         if expected is None:
             assert isinstance(got, str), f"{value!r} should be invalid, got key {got}"
         else:
             assert got == expected, f"{value!r}: {got!r} != {expected}"
+    assert batch.invalid_rows == ([] if expected is not None else [0])
 
 
 ipv4_networks = st.builds(
@@ -91,6 +93,12 @@ address_alphabet = st.sampled_from([*"0123456789abcdefABCDEF.:/%x+- \t\n", "\u06
 @example("1.2.3.4/")
 @example("1.2.3.4//24")
 @example("1.2.3.4/24/24")
+@example("1.2/24")
+@example("1.2.3.4/2.4")
+@example("1..2.3/24")
+@example(".1.2.3/24")
+@example("1.2.3./24")
+@example("1.2 .3.4/24")
 @example("::/0")
 @example("::/129")
 @example("1:2:3:4:5:6:7::/64")
@@ -129,6 +137,14 @@ def test_dotted_quads_near_the_canonical_form(octets: list[str], length: str) ->
 )
 def test_values_of_any_sqlite_type_follow_str_of_the_value(value: object) -> None:
     assert_agrees_with_ipaddress(value)
+
+
+def test_invalid_rows_are_listed_in_row_order_whichever_path_found_them() -> None:
+    values = ["10.0.0.0/8", None, "10.0.0.0/33", " 10.0.0.0/8", "2001:db8::/32", "gggg::/16", 7]
+    batch = network_keys(values)
+    assert batch.invalid_rows == [1, 2, 5, 6]
+    invalid = [isinstance(key, str) for key in batch.keys]
+    assert invalid == [False, True, True, False, False, True, True]
 
 
 def test_reasons_say_what_is_wrong() -> None:
