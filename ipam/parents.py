@@ -64,8 +64,34 @@ def _closest_parents(keys: Sequence[object], invalid_rows: Sequence[int]) -> lis
     else:
         valid_rows = range(len(keys))  # the usual clean table: no list to build
     rows_by_network = sorted(valid_rows, key=keys.__getitem__)
+    first_ipv6 = _first_ipv6(rows_by_network, keys)  # IPv6 keys carry IPV6_BIT: they sort last
 
     parents: list[str | None] = [None] * len(keys)
+    # One walk per IP version (so they never mix), each with its own table of end bits.
+    _walk(rows_by_network[:first_ipv6], keys, _IPV4_END_BITS, parents)
+    _walk(rows_by_network[first_ipv6:], keys, _IPV6_END_BITS, parents)
+    return parents
+
+
+def _first_ipv6(rows_by_network: Sequence[int], keys: Sequence[object]) -> int:
+    """Where the IPv6 rows start in the sorted rows: a binary search on the keys."""
+    low, high = 0, len(rows_by_network)
+    while low < high:
+        middle = (low + high) // 2
+        if keys[rows_by_network[middle]] < IPV6_BIT:  # type: ignore[operator]
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def _walk(
+    rows_by_network: Sequence[int],
+    keys: Sequence[object],
+    end_bits: Sequence[int],
+    parents: list[str | None],
+) -> None:
+    """Set ``parents[row]`` for rows of one IP version, given in (network, length) order."""
     # The open ancestors of the previous network, innermost first: `parent` (its closest one,
     # in two locals), then `enclosing`, innermost last, as (text, end key). None with an end
     # key that is never reached stands for "no parent".
@@ -75,21 +101,21 @@ def _closest_parents(keys: Sequence[object], invalid_rows: Sequence[int]) -> lis
     previous_key = previous_end = -1
     for row in rows_by_network:
         key: int = keys[row]  # type: ignore[assignment]
-        if key != previous_key:  # a new network (a duplicate just shares the previous parent)
-            if previous_end < key:
-                # The previous network ended before this one starts: a sibling or a stranger.
-                # Ancestors that have ended too are behind us for good: close them. IPv6 keys
-                # carry IPV6_BIT, so the first IPv6 network closes every IPv4 one.
-                while parent_end < key:
-                    parent, parent_end = enclosing.pop()
-            else:
-                # The previous network starts no later and has not ended, and CIDR blocks nest,
-                # so it contains this one; sorting put equal starts shortest first, so strictly:
-                # it is the closest ancestor.
-                enclosing.append((parent, parent_end))
-                parent, parent_end = network_text(previous_key), previous_end
-            end_bits = _IPV6_END_BITS if key >= IPV6_BIT else _IPV4_END_BITS
+        if previous_end < key:
+            # The previous network ended before this one starts: a sibling or a stranger (the
+            # usual case, so tested first). Ancestors that have ended too are behind us for
+            # good: close them.
+            while parent_end < key:
+                parent, parent_end = enclosing.pop()
             previous_key = key
             previous_end = key | end_bits[key & _LENGTH_MASK]
+        elif key != previous_key:
+            # The previous network starts no later and has not ended, and CIDR blocks nest,
+            # so it contains this one; sorting put equal starts shortest first, so strictly:
+            # it is the closest ancestor.
+            enclosing.append((parent, parent_end))
+            parent, parent_end = network_text(previous_key), previous_end
+            previous_key = key
+            previous_end = key | end_bits[key & _LENGTH_MASK]
+        # else: the same network as the previous row (a duplicate): the same parent.
         parents[row] = parent
-    return parents
