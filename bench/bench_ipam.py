@@ -281,18 +281,27 @@ def bench_data_set(label: str, database: Path, repeat: int, pipelines: list[str]
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
         rows = connection.execute("SELECT count(*) FROM prefixes").fetchone()[0]
     print(f"\n## {label}: {rows:,} rows ({database.name})", flush=True)
-    results: dict[str, tuple[float, float]] = {}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in pipelines}
     reference = DATA_DIR / "out-ipam.json"
-    for name in pipelines:
-        output = DATA_DIR / f"out-{name.replace(' ', '-')}.json"
-        runs = [measure(name, database, output) for _ in range(1 if name in RUN_ONCE else repeat)]
-        results[name] = (min(run[0] for run in runs), max(run[1] for run in runs))
-        print(f"  {name}: {results[name][0]:.2f} s, {results[name][1]:.0f} MiB", flush=True)
-        if output != reference:
-            if not filecmp.cmp(output, reference, shallow=False):
-                raise SystemExit(f"{name} does not give the same parents as ipam on {label}")
-            output.unlink()
+    # Rounds of one run per pipeline rather than all runs of one pipeline in a row: on a shared
+    # machine the load drifts, and interleaving spreads the drift over every pipeline alike.
+    for round_number in range(repeat):
+        for name in pipelines:
+            if name in RUN_ONCE and round_number:
+                continue
+            output = DATA_DIR / f"out-{name.replace(' ', '-')}.json"
+            runs[name].append(measure(name, database, output))
+            seconds, mib = runs[name][-1]
+            print(f"  round {round_number + 1}, {name}: {seconds:.2f} s, {mib:.0f} MiB", flush=True)
+            if output != reference:
+                if not filecmp.cmp(output, reference, shallow=False):
+                    raise SystemExit(f"{name} does not give the same parents as ipam on {label}")
+                output.unlink()
     reference.unlink()
+    results = {
+        name: (min(run[0] for run in name_runs), max(run[1] for run in name_runs))
+        for name, name_runs in runs.items()
+    }
     print("  all pipelines give identical parents (byte-identical JSON)")
     return table_rows(label, rows, results, repeat)
 
