@@ -1,99 +1,118 @@
-"""The CSV files on disk: encoding rows, reading records back, and writing without tearing.
+"""The CSV files on disk: encoding rows as bytes, and reading records back to find a torn tail.
 
 The dialect is Python's ``csv`` default (comma, double quote, minimal quoting, CRLF), UTF-8
-without a BOM, NULL as an empty field. ``encode_batch`` produces exactly what ``csv.writer``
-would, but works a column at a time: a column with no comma, quote or line break in a batch is
-used as it is, and only the values that need quotes get them. That is what makes a first export
-of a large table cost less than the stdlib writer's per-character work (the tests check it byte
-for byte against ``csv.writer``). A NUL character is written as is, like the csv module of
+without a BOM, NULL as an empty field. ``encode_batch`` writes exactly what ``csv.writer`` would
+(the tests check it byte for byte), but from the bytes SQLite holds: TEXT arrives as ``bytearray``
+and goes to the file without being decoded and encoded again, which is most of what a run costs on
+non-Latin text. A BLOB arrives as ``bytes`` and is written as ``csv.writer`` writes it,
+``str(blob)``. A column with no comma, quote or line break in a batch is used as it is; only the
+values that need quotes get them. A NUL character is written as is, like the csv module of
 Python 3.11+ (3.10's refuses to write it, 3.9's quotes it).
+
+TEXT that is not valid UTF-8 is written with U+FFFD for the bad bytes, as ipam reads it, so the
+file stays valid UTF-8 and one bad row never stops the export.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
+import re
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Union, cast
+from typing import BinaryIO, Union
 
 from collector.errors import HeaderMismatchError, MalformedCsvError
 
 RECORD_END = b"\r\n"
+_NEEDS_QUOTES = (b",", b'"', b"\r", b"\n")
+_needs_quotes = re.compile(b'[,"\r\n]').search  # one C call: twice as fast as four ``in`` tests
 # csv.reader refuses fields over 128 KiB by default; customers.csv holds whatever the table holds,
 # so a long value must not pass for damage (which would fail every run, or cut a last record).
 _FIELD_SIZE_LIMIT = 2**31 - 1
 
+Key = Union[int, bytes]
 
-def _field_text(value: object) -> str:
+
+def _field(value: object) -> bytes | bytearray:
     """A value as ``csv.writer`` writes it: NULL empty, floats by repr, the rest by str."""
     if value is None:
-        return ""
+        return b""
+    if isinstance(value, bytearray):  # TEXT, already UTF-8
+        return value
     if isinstance(value, float):
-        return repr(value)
-    return str(value)
+        return repr(value).encode()
+    return str(value).encode()  # integers, and blobs as b'...'
 
 
-def encode_column(values: Sequence[object]) -> Sequence[str]:
-    """One column of a batch as CSV fields, quoting only the values that need it.
-
-    Most columns hold no comma, quote or line break at all, which four scans of the joined column
-    tell at C speed; only the other columns are looked at value by value.
-    """
+def _is_utf8(data: bytes | bytearray) -> bool:
     try:
-        texts = cast("Sequence[str]", values)
-        joined = "".join(texts)
-    except TypeError:  # not all text: integers, NULLs, floats, blobs
-        if set(map(type, values)) <= {int}:  # digits and a minus sign never need quotes
-            return list(map(str, values))
-        texts = list(map(_field_text, values))
-        joined = "".join(texts)
-    if not any(char in joined for char in ',"\r\n'):
-        return texts
-    return [
-        '"' + text.replace('"', '""') + '"'
-        if ("," in text or '"' in text or "\n" in text or "\r" in text)
-        else text
-        for text in texts
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def encode_column(values: Sequence[object]) -> tuple[Sequence[bytes | bytearray], list[int]]:
+    """One column of a batch as CSV fields, and the positions of TEXT that was not valid UTF-8.
+
+    Whole columns are checked at once (ASCII, valid UTF-8, anything to quote), so a value is
+    looked at on its own only when its column needs it.
+    """
+    kinds = set(map(type, values))
+    if kinds <= {int}:  # digits and a minus sign: ASCII, never quoted
+        return [str(value).encode() for value in values], []
+    fields = values if kinds == {bytearray} else list(map(_field, values))
+    joined = b"".join(fields)
+    bad: list[int] = []
+    if not joined.isascii() and not _is_utf8(joined):
+        fields = list(fields)
+        bad = [i for i, field in enumerate(fields) if not _is_utf8(field)]
+        for i in bad:
+            fields[i] = fields[i].decode("utf-8", "replace").encode()
+        joined = b"".join(fields)
+    if not any(special in joined for special in _NEEDS_QUOTES):
+        return fields, bad
+    quoted = [
+        b'"' + field.replace(b'"', b'""') + b'"' if _needs_quotes(field) else field
+        for field in fields
     ]
+    return quoted, bad
 
 
-Key = Union[int, str]
-
-
-def _canonical_key(text: str) -> Key:
+def _canonical_key(text: bytes) -> Key:
     try:
         number = int(text)
     except ValueError:
         return text
-    return number if str(number) == text else text
+    return number if str(number).encode() == text else text
 
 
-def canonical_keys(texts: Sequence[str]) -> list[Key]:
+def canonical_keys(texts: Sequence[bytes]) -> list[Key]:
     """Keys as the diff compares them: their CSV text, with decimal integers as ints.
 
     A text becomes an int only when ``str(int(text)) == text``, so two keys are equal exactly
-    when their CSV texts are; ints just make the dictionary of a million written keys several
-    times cheaper to build and search than the same keys as strings.
+    when their CSV texts are; ints let the keys of a million records live in a compact array.
     """
     try:
         numbers = list(map(int, texts))
     except ValueError:
         return list(map(_canonical_key, texts))
-    if list(map(str, numbers)) == list(texts):
+    if [str(number).encode() for number in numbers] == list(texts):
         return numbers
     return list(map(_canonical_key, texts))
 
 
 @dataclass(frozen=True)
 class EncodedBatch:
-    """A batch of rows as CSV records (UTF-8, without the record end) and their key texts."""
+    """A batch of rows as CSV records (without the record end), their keys, and the keys of the
+    rows whose TEXT was not valid UTF-8."""
 
     records: list[bytes]
     keys: list[Key]
+    repaired: list[Key]
 
     @property
     def fingerprints(self) -> list[int]:
@@ -112,19 +131,23 @@ def encode_batch(rows: Sequence[Sequence[object]], key_positions: Sequence[int])
     holds (see ``canonical_keys``); with no key columns the whole record is the key.
     """
     if not rows:
-        return EncodedBatch([], [])
+        return EncodedBatch([], [], [])
     values = list(zip(*rows))
-    columns = [encode_column(column) for column in values]
-    lines: Sequence[str] = list(map(",".join, zip(*columns)))
+    columns, bad = [], set()
+    for column in values:
+        fields, column_bad = encode_column(column)
+        columns.append(fields)
+        bad.update(column_bad)
+    records = list(map(b",".join, zip(*columns)))
     if len(columns) == 1:  # csv.writer writes a lone empty field as "" so the line is not blank
-        lines = [line or '""' for line in lines]
+        records = [record or b'""' for record in records]
     if len(key_positions) == 1 and set(map(type, values[key_positions[0]])) <= {int}:
         keys: list[Key] = list(values[key_positions[0]])  # an INTEGER PRIMARY KEY: ints already
     elif not key_positions:
-        keys = canonical_keys(lines)
+        keys = canonical_keys(records)
     else:
-        keys = canonical_keys(list(map(",".join, zip(*(columns[p] for p in key_positions)))))
-    return EncodedBatch(list(map(str.encode, lines)), keys)
+        keys = canonical_keys(list(map(b",".join, zip(*(columns[p] for p in key_positions)))))
+    return EncodedBatch(records, keys, [keys[i] for i in sorted(bad)])
 
 
 def encode_header(header: Sequence[str]) -> bytes:
@@ -168,14 +191,14 @@ class CsvScan:
     one. Anything wrong with the file (a record not ended by CRLF, unbalanced quotes, bad UTF-8, the
     wrong number of fields) is such a torn tail when it reaches the end of the file: ``valid_end``
     then stops before it. The same damage followed by more data is not a torn append, and the scan
-    raises MalformedCsvError instead of guessing.
+    raises MalformedCsvError instead of guessing. A header other than ``header`` (checked first,
+    before any record is yielded) raises HeaderMismatchError.
     """
 
     def __init__(self, path: Path, header: Sequence[str]) -> None:
         self.path = path
         self.header = list(header)
         self.valid_end = 0
-        self.size = 0
 
     def records(self) -> Iterator[list[str]]:
         """The data records (header checked, not yielded); sets ``valid_end`` when exhausted."""
@@ -187,11 +210,13 @@ class CsvScan:
 
     def _records(self) -> Iterator[list[str]]:
         with open(self.path, "rb") as raw:
-            self.size = os.fstat(raw.fileno()).st_size
             feed = _LineFeed(raw)
             reader = csv.reader(feed, strict=True)
             if _first_record(reader, feed) != self.header:
-                raise HeaderMismatchError(header_mismatch_message(self.path, self.header))
+                raise HeaderMismatchError(
+                    f"{self.path} does not start with the expected header {','.join(self.header)};"
+                    " it is left untouched (move it away to start a new file)"
+                )
             self.valid_end = feed.consumed
             while True:
                 start = feed.consumed
@@ -217,23 +242,9 @@ class CsvScan:
         self.valid_end = start
 
 
-def header_mismatch_message(path: Path, header: Sequence[str]) -> str:
-    return (
-        f"{path} does not start with the expected header {','.join(header)}; "
-        "it is left untouched (move it away to start a new file)"
-    )
-
-
 def _first_record(reader: Iterator[list[str]], feed: _LineFeed) -> list[str] | None:
     try:
         fields = next(reader)
     except (StopIteration, csv.Error, UnicodeDecodeError):
         return None
     return fields if feed.last_line.endswith(RECORD_END) else None
-
-
-def read_header(path: Path) -> list[str] | None:
-    """The first record of ``path`` if it is a complete CRLF-terminated record, else None."""
-    with open(path, "rb") as raw:
-        feed = _LineFeed(raw)
-        return _first_record(csv.reader(feed, strict=True), feed)

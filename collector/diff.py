@@ -6,75 +6,144 @@ fingerprints (CRC-32 of a record's bytes) only count rows changed since they wer
 
 from __future__ import annotations
 
-import operator
 from array import array
-from collections import deque
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import islice
+from operator import itemgetter, lt
+from typing import Union
 
 from collector.csvfile import EncodedBatch, Key
-from collector.state import WrittenRecords
+
+_INT64 = (-(2**63), 2**63 - 1)
+SortedKeys = Union["array[int]", list[bytes]]
 
 
-@dataclass(frozen=True)
-class BatchDiff:
-    """How a batch of table rows compares with the records already in customers.csv."""
-
-    new: list[int]  # positions in the batch of rows whose key is not in the file
-    matched: list[int]  # positions in WrittenRecords of the keys the batch holds
-    changed: int  # rows whose key is in the file but whose record there differs
+def _fit_int64(keys: Sequence[Key]) -> bool:
+    if not all(type(key) is int for key in keys):
+        return False
+    return not keys or (_INT64[0] <= min(keys) and max(keys) <= _INT64[1])  # type: ignore[type-var]
 
 
-def diff_batch(
-    keys: Sequence[Key], fingerprints: Sequence[int], written: WrittenRecords
-) -> BatchDiff:
-    """Compare a batch with what is written: by key for new rows, by fingerprint for changes."""
-    if not written:  # a new file: every row is new
-        return BatchDiff(list(range(len(keys))), [], 0)
-    # Written with map/compress rather than a loop: this runs for every row of the table.
-    positions = list(map(written.positions.get, keys))
-    if None in positions:
-        is_written = list(map(operator.is_not, positions, repeat(None)))
-        new = list(compress(range(len(keys)), map(operator.not_, is_written)))
-        matched = list(compress(positions, is_written))
-        fingerprints = list(compress(fingerprints, is_written))
-    else:  # the usual batch: every key already written
-        new, matched = [], positions
-    stored = map(written.fingerprints.__getitem__, matched)
-    return BatchDiff(new, matched, sum(map(operator.ne, stored, fingerprints)))
+def _as_bytes(key: Key) -> bytes:
+    return key if isinstance(key, bytes) else str(key).encode()
+
+
+class Written:
+    """The keys of customers.csv, each once, with the fingerprint of its first record.
+
+    Keys are sorted. Integer keys, nearly every table's, live in an array of 64-bit ints (12 bytes
+    a key with its fingerprint, where a dictionary of a million int keys costs about 100 MB).
+    Any other key makes every key its CSV text, in a sorted list.
+    """
+
+    def __init__(self, keys: SortedKeys, fingerprints: array[int]) -> None:
+        self.keys = keys
+        self.fingerprints = fingerprints
+        self._index: dict[Key, int] | None = None
+
+    @classmethod
+    def from_records(cls, keys: Sequence[Key], fingerprints: Sequence[int]) -> Written:
+        """From records in file order; a key written twice keeps its first record's fingerprint."""
+        first = dict(zip(reversed(keys), reversed(fingerprints)))
+        if _fit_int64(keys):
+            ordered: SortedKeys = array("q", sorted(first))
+        else:
+            first = {_as_bytes(key): value for key, value in first.items()}
+            ordered = sorted(first)  # type: ignore[arg-type]
+        return cls(ordered, array("I", map(first.__getitem__, ordered)))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def lookup(self, keys: Sequence[Key]) -> list[int | None]:
+        """The position of each key in ``self.keys``, None for a key not written.
+
+        The table is read in key order, so a batch's keys usually span a slice about a batch long;
+        a dictionary of that slice is all a batch needs. A wider span uses one of every key.
+        """
+        if not keys:
+            return []
+        if isinstance(self.keys, list):
+            keys = list(map(_as_bytes, keys))
+        try:
+            low = bisect_left(self.keys, min(keys))  # type: ignore[type-var]
+            high = bisect_right(self.keys, max(keys))  # type: ignore[type-var]
+        except TypeError:  # integer keys, and a text key that cannot be among them
+            low, high = 0, len(self.keys)
+        if high - low > 4 * len(keys) + 64:
+            if self._index is None:
+                self._index = dict(zip(self.keys, range(len(self.keys))))
+            index = self._index
+        else:
+            index = dict(zip(self.keys[low:high], range(low, high)))
+        return list(map(index.get, keys))
+
+    def with_new(self, keys: Sequence[Key], fingerprints: Sequence[int]) -> Written:
+        """These keys (none of them written yet, in any order) added to the written ones."""
+        if not keys:
+            return self
+        if not isinstance(self.keys, array) or not _fit_int64(keys):
+            return Written.from_records([*self.keys, *keys], [*self.fingerprints, *fingerprints])
+        if _ascending(keys) and (not self.keys or self.keys[-1] < keys[0]):
+            return Written(
+                self.keys + array("q", keys), self.fingerprints + array("I", fingerprints)
+            )
+        merged_keys, merged_fingerprints, start, previous = array("q"), array("I"), 0, None
+        for key, fingerprint in sorted(zip(keys, fingerprints), key=itemgetter(0)):
+            if key == previous:  # a whole-row key twice (no primary key): the first one counts
+                continue
+            at = bisect_left(self.keys, key, start)
+            merged_keys += self.keys[start:at]
+            merged_fingerprints += self.fingerprints[start:at]
+            merged_keys.append(key)  # type: ignore[arg-type]
+            merged_fingerprints.append(fingerprint)
+            start, previous = at, key
+        merged_keys += self.keys[start:]
+        merged_fingerprints += self.fingerprints[start:]
+        return Written(merged_keys, merged_fingerprints)
+
+
+def _ascending(keys: Sequence[Key]) -> bool:
+    return all(map(lt, keys, islice(keys, 1, None)))
 
 
 class Comparison:
     """Running totals over the batches: rows, changed rows, and the new records to append."""
 
-    def __init__(self, written: WrittenRecords) -> None:
+    def __init__(self, written: Written) -> None:
         self.written = written
-        self.seen = bytearray(len(written))  # which written records the table still holds
+        self.seen = bytearray(len(written))  # which written keys the table still holds
         self.rows = 0
         self.changed = 0
         self.new_keys: list[Key] = []
         self.new_fingerprints = array("I")
 
-    def add(self, batch: EncodedBatch) -> BatchDiff:
-        fingerprints = batch.fingerprints
-        diff = diff_batch(batch.keys, fingerprints, self.written)
-        _mark(self.seen, diff.matched)
-        if len(diff.new) == len(batch.keys):
-            self.new_keys.extend(batch.keys)
-            self.new_fingerprints.extend(fingerprints)
-        else:
-            self.new_keys.extend(batch.keys[index] for index in diff.new)
-            self.new_fingerprints.extend(fingerprints[index] for index in diff.new)
-        self.rows += len(batch.keys)
-        self.changed += diff.changed
-        return diff
+    def add(self, batch: EncodedBatch) -> list[int]:
+        """Compare one batch; returns the positions in it of the rows to append."""
+        keys, fingerprints = batch.keys, batch.fingerprints
+        self.rows += len(keys)
+        if not self.written:  # a new file: every row is new
+            self.new_keys += keys
+            self.new_fingerprints += array("I", fingerprints)
+            return list(range(len(keys)))
+        stored, seen, new = self.written.fingerprints, self.seen, []
+        for index, (position, fingerprint) in enumerate(
+            zip(self.written.lookup(keys), fingerprints)
+        ):
+            if position is None:
+                new.append(index)
+                self.new_keys.append(keys[index])
+                self.new_fingerprints.append(fingerprint)
+            else:
+                seen[position] = 1
+                self.changed += stored[position] != fingerprint
+        return new
 
     def deleted(self) -> int:
-        """Distinct written keys gone from the table (only a key's first record is matched)."""
-        return len(self.written.positions) - self.seen.count(1) if self.written else 0
+        """Written keys gone from the table."""
+        return len(self.seen) - self.seen.count(1)
 
-
-def _mark(flags: bytearray, positions: Sequence[int]) -> None:
-    """Set ``flags[p] = 1`` for every p, looping in C (a deque of length 0 just drains the map)."""
-    deque(map(flags.__setitem__, positions, repeat(1)), maxlen=0)
+    def written_after(self) -> Written:
+        """What customers.csv holds once this run's new rows are appended."""
+        return self.written.with_new(self.new_keys, self.new_fingerprints)

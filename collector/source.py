@@ -129,8 +129,12 @@ class TableReader:
         return digest.hexdigest()
 
     def batches(self, size: int = BATCH_ROWS) -> Iterator[list[tuple[object, ...]]]:
-        """Every row of the table in key order, ``size`` rows at a time (memory stays flat)."""
+        """Every row of the table in key order, ``size`` rows at a time (memory stays flat).
+
+        TEXT comes as ``bytearray``: the UTF-8 SQLite holds, never decoded (see csvfile.py).
+        """
         assert self._connection is not None, "use TableReader as a context manager"
+        self._connection.text_factory = bytearray
         cursor = self._connection.execute(select_in_key_order(self.shape))
         while batch := cursor.fetchmany(size):
             yield batch

@@ -6,25 +6,25 @@ describes are provably the ones it describes. ``customers.csv`` must match the r
 must have the recorded SHA-256. Anything else (no state, an old format, a file edited, replaced or
 torn by a crash) and the run reads customers.csv itself, record by record.
 
-The file holds two JSON lines: a small summary, then the keys of customers.csv and the CRC-32 of
-each record. A run that finds nothing changed reads only the first line.
+The file starts with one JSON line, the summary; a run that finds nothing changed reads only that.
+The written keys and fingerprints follow as the raw bytes of their arrays, in this machine's byte
+order (a state moved to another machine already fails the device and inode check); keys that are
+not all integers follow as one JSON line of their CSV texts instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from array import array
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from collector.csvfile import Key
+from collector.diff import Written
 from collector.files import atomic_writer
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 _CHUNK = 1 << 20
 
 
@@ -46,45 +46,12 @@ class FileIdentity:
         return cls(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
 
 
-def file_digest(path: Path) -> hashlib._Hash:
-    """The SHA-256 of a file as a hash object, so that appending can continue it."""
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
-    return digest
-
-
-class WrittenRecords:
-    """The records of customers.csv in file order: each one's key and the CRC-32 of its bytes.
-
-    ``positions`` (key -> index of its first record) is built only when a run needs to look keys
-    up, so a first export never pays for a dictionary of every key, and dropped when records are
-    added, so it is not in memory while the state is saved. Fingerprints live in a compact array;
-    they are only used to count changed rows, never to decide what to append.
-    """
-
-    def __init__(self, keys: list[Key] | None = None, fingerprints: array[int] | None = None):
-        self.keys: list[Key] = keys if keys is not None else []
-        self.fingerprints: array[int] = fingerprints if fingerprints is not None else array("I")
-        self._positions: dict[Key, int] | None = None
-
-    @property
-    def positions(self) -> dict[Key, int]:
-        if self._positions is None:
-            # Built backwards so that a key written twice maps to its first record.
-            count = len(self.keys)
-            self._positions = dict(zip(reversed(self.keys), range(count - 1, -1, -1)))
-        return self._positions
-
-    def extend(self, keys: Sequence[Key], fingerprints: Sequence[int]) -> None:
-        """Record new records appended to the file, in file order."""
-        self.keys.extend(keys)
-        self.fingerprints.extend(fingerprints)
-        self._positions = None  # rebuilt on the next lookup
-
-    def __len__(self) -> int:
-        return len(self.keys)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -101,16 +68,12 @@ class RunState:
     changed: int
     deleted: int
 
-    def customers_csv_digest(self, path: Path) -> hashlib._Hash | None:
-        """The SHA-256 of customers.csv if it is byte for byte the file this state describes.
-
-        None otherwise. A run that appends goes on updating the returned hash object, so it
-        never reads the file a second time to record the new digest.
-        """
-        if FileIdentity.of(path) != self.customers_csv:
-            return None
-        digest = file_digest(path)
-        return digest if digest.hexdigest() == self.customers_csv_sha256 else None
+    def describes_customers_csv(self, path: Path) -> bool:
+        """True if customers.csv is byte for byte the file this state describes."""
+        return (
+            FileIdentity.of(path) == self.customers_csv
+            and file_sha256(path) == self.customers_csv_sha256
+        )
 
 
 def _summary_from_json(data: dict[str, Any]) -> RunState:
@@ -139,55 +102,36 @@ def load_summary(path: Path) -> RunState | None:
         return None
 
 
-def load_written_records(path: Path) -> WrittenRecords | None:
-    """The keys and fingerprints line, or None if it cannot be read."""
+def load_written(path: Path) -> Written | None:
+    """The written keys and fingerprints, or None if they cannot be read in full."""
     try:
         with open(path, "rb") as stream:
-            stream.readline()
-            data = json.loads(stream.readline())
-        if "int_keys" in data:
-            keys: list[Key] = _array_from_hex("q", data["int_keys"]).tolist()
-        else:
-            keys = data["keys"]
-            if not isinstance(keys, list) or not set(map(type, keys)) <= {int, str}:
-                return None  # anything else would fail the run later, as a dictionary key
-        fingerprints = _array_from_hex("I", data["fingerprints"])
-    except (OSError, ValueError, KeyError, TypeError):
+            summary = json.loads(stream.readline())
+            count = summary["records"]
+            fingerprints = array("I")
+            fingerprints.fromfile(stream, count)
+            if summary["int_keys"]:
+                keys: Any = array("q")
+                keys.fromfile(stream, count)
+            else:
+                keys = [text.encode() for text in json.loads(stream.readline())]
+            if stream.read(1) or len(keys) != count:
+                return None
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if len(keys) != len(fingerprints):
-        return None
-    return WrittenRecords(keys, fingerprints)
+    return Written(keys, fingerprints)
 
 
-def _array_to_hex(values: array[int]) -> str:
-    """Little-endian bytes as hex: compact, and read back without parsing a list."""
-    if sys.byteorder == "big":
-        values = array(values.typecode, values)
-        values.byteswap()
-    return values.tobytes().hex()
-
-
-def _array_from_hex(typecode: str, text: str) -> array[int]:
-    values = array(typecode, bytes.fromhex(text))
-    if sys.byteorder == "big":
-        values.byteswap()
-    return values
-
-
-def _keys_to_json(keys: list[Key]) -> dict[str, object]:
-    """Integer keys as packed 64-bit ints (a million of them load in milliseconds), else a list."""
-    if set(map(type, keys)) == {int}:
-        try:
-            return {"int_keys": _array_to_hex(array("q", keys))}
-        except OverflowError:  # a decimal text key beyond 64 bits
-            pass
-    return {"keys": keys}
-
-
-def save_state(path: Path, state: RunState, written: WrittenRecords) -> None:
+def save_state(path: Path, state: RunState, written: Written) -> None:
     """Replace the state file atomically (a crash leaves the old state or the new one)."""
+    int_keys = isinstance(written.keys, array)
     summary = {"version": STATE_VERSION, **asdict(state)}
-    records = {"fingerprints": _array_to_hex(written.fingerprints), **_keys_to_json(written.keys)}
+    summary.update(records=len(written), int_keys=int_keys)
     with atomic_writer(path) as stream:
         stream.write(json.dumps(summary).encode() + b"\n")
-        stream.write(json.dumps(records, ensure_ascii=False).encode() + b"\n")
+        written.fingerprints.tofile(stream)
+        if isinstance(written.keys, array):
+            written.keys.tofile(stream)
+        else:
+            texts = [key.decode() for key in written.keys]
+            stream.write(json.dumps(texts, ensure_ascii=False).encode() + b"\n")

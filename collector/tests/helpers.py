@@ -37,6 +37,14 @@ AWKWARD_ROWS: list[Row] = [
 ]  # fmt: skip
 
 
+def as_sqlite(rows: Iterable[Row]) -> list[tuple[object, ...]]:
+    """Rows as the collector reads them from SQLite: TEXT as UTF-8 bytearrays, the rest as is."""
+    return [
+        tuple(bytearray(value, "utf-8") if isinstance(value, str) else value for value in row)
+        for row in rows
+    ]
+
+
 def make_database(
     path: Path, rows: Iterable[Row], schema: str = CUSTOMERS_SCHEMA, table: str = "customers"
 ) -> Path:

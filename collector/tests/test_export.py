@@ -1,4 +1,4 @@
-"""Export semantics, line by line of the issue: create, append by key, never rewrite, recover."""
+"""Export runs end to end: create, append by key, never rewrite, recover, refuse bad input."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.csvfile import EncodedBatch, encode_batch
-from collector.diff import diff_batch
 from collector.errors import (
     DatabaseNotFoundError,
     HeaderMismatchError,
@@ -27,11 +26,11 @@ from collector.errors import (
 )
 from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, STATE_FILE, run_export
 from collector.lock import run_lock
-from collector.state import WrittenRecords
 from collector.tests.helpers import (
     AWKWARD_ROWS,
     HEADER,
     Row,
+    as_sqlite,
     csv_text,
     execute,
     generated_rows,
@@ -308,7 +307,7 @@ def test_a_torn_append_at_any_offset_recovers_without_loss_or_duplicate(
     kept = cut % len(appended)
     path.write_bytes(before + appended[:kept])
     record_ends = [0]
-    for record in encode_batch(generated_rows(20, 40), [0]).records:
+    for record in encode_batch(as_sqlite(generated_rows(20, 40)), [0]).records:
         record_ends.append(record_ends[-1] + len(record) + 2)
     torn = kept - max(end for end in record_ends if end <= kept)
     result = run_export(db, out)
@@ -326,28 +325,6 @@ def test_lock_contention_the_second_run_writes_nothing(tmp_path: Path, out: Path
         run_export(db, out)
     assert [p.name for p in out.iterdir()] == [LOCK_FILE]
     assert run_export(db, out).appended == 5  # the lock is free again
-
-
-def test_diff_batch_matches_a_brute_force_oracle() -> None:
-    @given(
-        written=st.dictionaries(st.text(max_size=3), st.integers(0, 3), max_size=8),
-        batch=st.lists(st.tuples(st.text(max_size=3), st.integers(0, 3)), max_size=8),
-    )
-    def check(written: dict[str, int], batch: list[tuple[str, int]]) -> None:
-        records = WrittenRecords()
-        records.extend(list(written), list(written.values()))
-        keys = [key for key, _ in batch]
-        fingerprints = [fingerprint for _, fingerprint in batch]
-        diff = diff_batch(keys, fingerprints, records)
-        assert diff.new == [i for i, key in enumerate(keys) if key not in written]
-        assert diff.changed == sum(
-            1 for key, fingerprint in batch if key in written and written[key] != fingerprint
-        )
-        assert sorted(diff.matched) == sorted(
-            list(written).index(key) for key in keys if key in written
-        )
-
-    check()
 
 
 @pytest.mark.parametrize("with_state", [True, False])
@@ -520,3 +497,29 @@ def test_a_generated_column_is_a_column_like_any_other(tmp_path: Path, out: Path
     expected = [["id", "occupation", "shout", "n"], ["1", "pilot", "PILOT", "7"]]
     assert read_records(out / CUSTOMERS_CSV) == expected
     assert read_records(out / SNAPSHOT_CSV) == expected
+
+
+def test_text_that_is_not_utf8_is_written_with_u_fffd_and_its_ids_logged(
+    tmp_path: Path, out: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One bad row must not stop the export: its bad bytes become U+FFFD, as ipam reads them."""
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, job TEXT)")
+    execute(db, "INSERT INTO customers VALUES (1, 'Zoë', '技師')")
+    for row_id in range(2, 10):
+        execute(db, f"INSERT INTO customers VALUES ({row_id}, CAST(x'4cfc6e' AS TEXT), 'a,b')")
+    with caplog.at_level(logging.WARNING, logger="collector"):
+        result = run_export(db, out)
+    assert result.rows == 9
+    bad = b'Lxn,"a,b"'.replace(b"x", "\ufffd".encode())
+    expected = "id,name,occupation\r\n1,Zoë,技師\r\n".encode()
+    expected += b"".join(b"%d,%s\r\n" % (row_id, bad) for row_id in range(2, 10))
+    assert (out / CUSTOMERS_CSV).read_bytes() == expected
+    assert (out / SNAPSHOT_CSV).read_bytes() == expected
+    [warning] = caplog.records
+    assert "8 rows hold TEXT that is not valid UTF-8" in warning.getMessage()
+    assert "keys 2, 3, 4, 5, 6 and 3 more" in warning.getMessage()
+    caplog.clear()
+    (out / STATE_FILE).unlink()  # read back from the file: the same keys, nothing new or changed
+    result = run_export(db, out)
+    assert (result.appended, result.changed, result.deleted) == (0, 0, 0)

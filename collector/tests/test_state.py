@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from array import array
 from pathlib import Path
 
 import pytest
 
 from collector.csvfile import Key
-from collector.state import (
-    FileIdentity,
-    RunState,
-    WrittenRecords,
-    load_summary,
-    load_written_records,
-    save_state,
-)
+from collector.diff import Written
+from collector.state import FileIdentity, RunState, load_summary, load_written, save_state
 
 SUMMARY = RunState(
     database_sha256=None,
@@ -34,32 +26,23 @@ SUMMARY = RunState(
 @pytest.mark.parametrize(
     "keys",
     [
-        [3, -1, 2**63 - 1, -(2**63)],  # packed as 64-bit ints
+        [3, -1, 2**63 - 1, -(2**63)],  # 64-bit ints: a compact array
         [1, 2**64],  # a decimal text key too large for 64 bits
-        [7, "007", "line\nbreak", "", "é😀"],  # mixed
-        ["a", "b"],
+        [7, b"007", b"line\nbreak", b"", "é😀".encode()],  # mixed
+        [b"a", b"b"],
         [],
     ],
 )
 def test_keys_and_fingerprints_round_trip(tmp_path: Path, keys: list[Key]) -> None:
     path = tmp_path / ".collector.state"
-    fingerprints = array("I", range(len(keys)))
-    save_state(path, SUMMARY, WrittenRecords(list(keys), fingerprints))
+    written = Written.from_records(keys, list(range(len(keys))))
+    save_state(path, SUMMARY, written)
     assert load_summary(path) == SUMMARY
-    loaded = load_written_records(path)
+    loaded = load_written(path)
     assert loaded is not None
-    assert loaded.keys == keys
-    assert [type(key) for key in loaded.keys] == [type(key) for key in keys]
-    assert loaded.fingerprints == fingerprints
-    assert loaded.positions == {key: index for index, key in reversed(list(enumerate(keys)))}
-
-
-def test_positions_map_a_repeated_key_to_its_first_record_after_extending() -> None:
-    written = WrittenRecords()
-    written.extend(["a", "b"], [1, 2])
-    assert written.positions == {"a": 0, "b": 1}
-    written.extend(["a", "c"], [3, 4])
-    assert written.positions == {"a": 0, "b": 1, "c": 3}
+    assert loaded.keys == written.keys
+    assert type(loaded.keys) is type(written.keys)
+    assert loaded.fingerprints == written.fingerprints
 
 
 @pytest.mark.parametrize(
@@ -68,7 +51,7 @@ def test_positions_map_a_repeated_key_to_its_first_record_after_extending() -> N
         b"",
         b"not json\n",
         b'{"version": 0}\n',
-        b'{"version": 1}\n',
+        b'{"version": 2}\n',
         b"[1, 2]\n",  # valid JSON, not an object
         b'"text"\n',
     ],
@@ -77,20 +60,18 @@ def test_an_unusable_summary_is_no_state(tmp_path: Path, content: bytes) -> None
     path = tmp_path / ".collector.state"
     path.write_bytes(content)
     assert load_summary(path) is None
+    assert load_written(path) is None
     assert load_summary(tmp_path / "absent") is None
 
 
-def test_records_that_do_not_add_up_are_no_state(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keys", [[1, 2], [b"a", b"b"]])
+def test_records_cut_short_or_followed_by_more_are_no_state(
+    tmp_path: Path, keys: list[Key]
+) -> None:
     path = tmp_path / ".collector.state"
-    save_state(path, SUMMARY, WrittenRecords([1, 2], array("I", [7, 8])))
-    summary, records = path.read_bytes().splitlines()
-    data = json.loads(records)
-    data["fingerprints"] = data["fingerprints"][:8]  # one fingerprint for two keys
-    path.write_bytes(summary + b"\n" + json.dumps(data).encode() + b"\n")
-    assert load_written_records(path) is None
-    path.write_bytes(summary + b"\n")
-    assert load_written_records(path) is None
-    for keys in ([[1], 2], [1.5, 2], {"a": 1}, "ab"):  # keys no run could have written
-        line = json.dumps({"keys": keys, "fingerprints": "0700000008000000"}).encode()
-        path.write_bytes(summary + b"\n" + line + b"\n")
-        assert load_written_records(path) is None, keys
+    save_state(path, SUMMARY, Written.from_records(keys, [7, 8]))
+    data = path.read_bytes()
+    assert load_written(path) is not None
+    for damaged in (data[:-3], data + b"x", data.splitlines(keepends=True)[0]):
+        path.write_bytes(damaged)
+        assert load_written(path) is None
