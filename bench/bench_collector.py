@@ -1,9 +1,15 @@
 """Benchmark the collector against the sqlite3 command-line dump of the same table.
 
-Generates an exercise-shaped ``customers`` table (two-line addresses, commas and quotes in
-values; about 150 bytes a row, so 1,000,000 rows is about 150 MB) once, caches it under
-bench/.data/ (git-ignored), then measures in the same run, best of --repeat, each run in its own
-process so its peak memory (max RSS) is its own:
+Two data sets, each generated once and cached under bench/.data/ (git-ignored):
+
+- ``exercise``: exercise-shaped, mostly Latin-script rows (two-line addresses, commas and quotes
+  in values; about 150 bytes a row, so 1,000,000 rows is about 150 MB);
+- ``multilingual``: Faker rows in six locales (Japanese, Chinese, German, French, Polish, US
+  English): CJK and accented Latin text, one- and two-line addresses, commas, and quotes in some
+  company names. Needs ``pip install faker`` (in the ``bench`` extra).
+
+For each, it measures in the same run, best of --repeat, each run in its own process so its peak
+memory (max RSS) is its own:
 
 - the baseline: ``sqlite3 -header -csv DB "SELECT * FROM customers"`` into a file;
 - ``sqlite-utils query DB "SELECT * FROM customers" --csv`` into a file (if installed);
@@ -11,9 +17,9 @@ process so its peak memory (max RSS) is its own:
 - a run with no change (same database, same outputs);
 - a run after 1% new rows (half of them below the largest id), from the state a first run left.
 
-Usage: ``python bench/bench_collector.py [--rows N] [--repeat K]``. Ratios are against the
-baseline measured in the same run, so they hold on any machine; small --rows is a smoke test
-(process start-up dominates it).
+Usage: ``python bench/bench_collector.py [--rows N] [--repeat K] [--data NAME ...]``. Ratios
+are against the baseline measured in the same run, so they hold on any machine; small --rows is a
+smoke test (process start-up dominates it).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +78,38 @@ def customer(rng: random.Random, customer_id: int) -> Row:
     return (customer_id, f"{first} {last}", address, email, phone, company, job)
 
 
+LOCALES = ["ja_JP", "zh_CN", "de_DE", "fr_FR", "pl_PL", "en_US"]
+
+
+def multilingual_maker(seed: int) -> Callable[[int], Row]:
+    """Faker rows in several locales; every 20th company name gets a quoted word."""
+    from faker import Faker  # noqa: PLC0415 (only this data set needs it)
+
+    fakers = [Faker(locale) for locale in LOCALES]
+    for number, faker in enumerate(fakers):
+        faker.seed_instance(seed + number)
+    rng = random.Random(seed)
+
+    def make(customer_id: int) -> Row:
+        faker = rng.choice(fakers)
+        company = faker.company()
+        if customer_id % 20 == 0:
+            company = f'{company} "{faker.last_name()}"'
+        email = f"{customer_id}.{faker.email()}"
+        name, address, phone, job = faker.name(), faker.address(), faker.phone_number(), faker.job()
+        return (customer_id, name, address, email, phone, company, job)
+
+    return make
+
+
+def exercise_maker(seed: int) -> Callable[[int], Row]:
+    rng = random.Random(seed)
+    return lambda customer_id: customer(rng, customer_id)
+
+
+DATA_SETS = {"exercise": exercise_maker, "multilingual": multilingual_maker}
+
+
 def base_ids(rows: int) -> Iterator[int]:
     """``rows`` ids from 1 up, skipping every GAP-th one (the holes the 1% run fills)."""
     customer_id = 0
@@ -92,17 +130,18 @@ def write_database(path: Path, rows: Iterator[Row]) -> None:
     os.replace(temp, path)
 
 
-def databases(rows: int) -> tuple[Path, Path]:
+def databases(data: str, rows: int) -> tuple[Path, Path]:
     """The base table and a copy with 1% more rows (half in the holes, half above the largest)."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    base = DATA_DIR / f"customers-{rows}.db"
-    plus = DATA_DIR / f"customers-{rows}-plus1pct.db"
+    name = "customers" if data == "exercise" else f"customers-{data}"
+    base = DATA_DIR / f"{name}-{rows}.db"
+    plus = DATA_DIR / f"{name}-{rows}-plus1pct.db"
     if not base.exists():
         print(f"generating {base.name} ({rows} rows, cached for later runs)...", file=sys.stderr)
-        rng = random.Random(SEED)
-        write_database(base, (customer(rng, i) for i in base_ids(rows)))
+        make = DATA_SETS[data](SEED)
+        write_database(base, (make(i) for i in base_ids(rows)))
     if not plus.exists():
-        rng = random.Random(SEED + 1)
+        make = DATA_SETS[data](SEED + 1)
         largest = max(base_ids(rows)) if rows else 0
         extra = max(rows // 100, 2)
         holes = list(range(GAP, largest, GAP))[: extra // 2]
@@ -112,7 +151,7 @@ def databases(rows: int) -> tuple[Path, Path]:
         with sqlite3.connect(temp) as connection:
             connection.executemany(
                 "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [customer(rng, i) for i in [*holes, *above]],
+                [make(i) for i in [*holes, *above]],
             )
         connection.close()
         os.replace(temp, plus)
@@ -158,16 +197,16 @@ def fresh_directory(scratch: Path, name: str) -> Path:
     return directory
 
 
-def run_benchmark(rows: int, repeat: int) -> list[Measure]:
-    base, plus = databases(rows)
+def run_benchmark(data: str, rows: int, repeat: int) -> list[Measure]:
+    base, plus = databases(data, rows)
     query = "SELECT * FROM customers"
     sqlite_utils = Path(sys.executable).with_name("sqlite-utils")
     measures = {
         "dump": Measure("sqlite3 -header -csv (baseline)", None, []),
         "utils": Measure("sqlite-utils query --csv", None, []),
-        "first": Measure("collector, first run (both CSVs)", 3.5, []),
-        "same": Measure("collector, no change", 1.0, []),
-        "plus": Measure("collector, 1% new rows", 3.5, []),
+        "first": Measure("collector, first run (both CSVs)", 2.5, []),
+        "same": Measure("collector, no change", 0.2, []),
+        "plus": Measure("collector, 1% new rows", 2.5, []),
     }
     with tempfile.TemporaryDirectory(dir=DATA_DIR, prefix=".scratch-") as scratch_name:
         scratch = Path(scratch_name)
@@ -189,7 +228,7 @@ def run_benchmark(rows: int, repeat: int) -> list[Measure]:
             out = fresh_directory(scratch, "plus")
             timed(collector(base, out, heartbeat))  # the state a first run leaves, not measured
             record("plus", collector(plus, out, heartbeat))
-        print(f"table: {rows} rows, {base.stat().st_size / 1e6:.0f} MB database, ", end="")
+        print(f"{data}: {rows} rows, {base.stat().st_size / 1e6:.0f} MB database, ", end="")
         print(f"{(scratch / 'first' / 'customers.csv').stat().st_size / 1e6:.0f} MB CSV")
     return [measure for measure in measures.values() if measure.seconds]
 
@@ -215,10 +254,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="table size (default 1e6)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each kind, best kept")
+    parser.add_argument(
+        "--data", nargs="+", choices=sorted(DATA_SETS), default=sorted(DATA_SETS), help="data sets"
+    )
     args = parser.parse_args(argv)
     if shutil.which("sqlite3") is None:
         parser.error("the sqlite3 command-line tool (the baseline) is not installed")
-    print(report(run_benchmark(args.rows, args.repeat), args.repeat))
+    for data in args.data:
+        print(report(run_benchmark(data, args.rows, args.repeat), args.repeat), end="\n\n")
     return 0
 
 
