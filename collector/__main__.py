@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
-from collector.heartbeat import STATUS_OK
-from collector.runs import STATUS_BUSY, Settings, perform_run
+from collector.reporting import STATUS_BUSY, STATUS_OK, configure_logging, report
+from collector.runs import Settings, perform_run
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -78,28 +77,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
     if args.once:
         settings = Settings(args.db, args.output_dir, args.heartbeat, args.interval_seconds)
-        status = perform_run(settings, next_run=lambda: None)
-        if status == STATUS_OK:
+        outcome = perform_run(settings)
+        report(outcome, settings.heartbeat, settings.interval_seconds)
+        if outcome.status == STATUS_OK:
             return EXIT_OK
-        return EXIT_BUSY if status == STATUS_BUSY else EXIT_FAILED
+        return EXIT_BUSY if outcome.status == STATUS_BUSY else EXIT_FAILED
     # Imported here: APScheduler takes a tenth of a second to import, which --once never needs.
     from collector.daemon import run_daemon  # noqa: PLC0415
 
     heartbeat = args.heartbeat or Path(DEFAULT_HEARTBEAT)
-    return run_daemon(Settings(args.db, args.output_dir, heartbeat, args.interval_seconds))
+    settings = Settings(args.db, args.output_dir, heartbeat, args.interval_seconds)
+    return run_daemon(
+        partial(perform_run, settings),
+        settings.interval_seconds,
+        heartbeat,
+        f"{settings.database} -> {settings.output_directory}",
+    )
 
 
 if __name__ == "__main__":

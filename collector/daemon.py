@@ -1,87 +1,168 @@
-"""The long-running service: an APScheduler 3 BlockingScheduler running one export per interval.
+"""The long-running service, the same in both services: an APScheduler 3 BlockingScheduler.
 
-First run at start, then every ``interval_seconds`` (UTC). ``coalesce`` and ``max_instances=1``:
-a late or slow run never piles up runs behind it. SIGTERM and SIGINT let the run in progress
-finish, then the process exits 0 (``docker stop`` sends SIGTERM through tini).
+This file is the same, byte for byte, in collector/ and ipam/: each container mounts only its own
+folder, so the copy is forced; tests/test_repository.py keeps the two equal.
+
+- The first run starts at once, then one every interval, in UTC. ``coalesce`` and a single
+  worker: a late or slow run never piles runs up behind it, and two runs never overlap. A run late
+  by up to one interval (at least 60 s) still runs.
+- A failed run is retried sooner than the interval: 5 s after it, then 10 s, then every 20 s,
+  never later than the next regular run. A success goes back to the regular schedule, so a fixed
+  cause (database back, permissions fixed) shows as healthy within about 25 s, with no restart.
+- SIGTERM and SIGINT let the run in progress finish, then the process exits 0 (``docker stop``).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-from datetime import datetime, timezone
-from types import FrameType
+import threading
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from collector.runs import Settings, perform_run
+from .reporting import STATUS_BUSY, STATUS_FAILED, RunOutcome, report
 
-JOB_ID = "export"
+JOB_ID = "run"
+RETRY_JOB_ID = "retry"
 MISFIRE_GRACE_SECONDS = 60
+FIRST_RETRY_SECONDS = 5
+MAX_RETRY_SECONDS = 20
 
-log = logging.getLogger("collector")
-
-
-def build_scheduler(settings: Settings, executor: ThreadPoolExecutor) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone=timezone.utc, executors={"default": executor})
-
-    def next_run() -> datetime | None:
-        job = scheduler.get_job(JOB_ID)
-        return job.next_run_time if job else None
-
-    scheduler.add_job(
-        perform_run,
-        IntervalTrigger(seconds=settings.interval_seconds, timezone=timezone.utc),
-        args=(settings, next_run),
-        id=JOB_ID,
-        name="export customers",
-        next_run_time=datetime.now(timezone.utc),  # the first run right away
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=max(MISFIRE_GRACE_SECONDS, settings.interval_seconds),
-    )
-    return scheduler
+log = logging.getLogger(__package__)
 
 
-def run_daemon(settings: Settings) -> int:
-    """Run until SIGTERM or SIGINT; returns the exit status (0)."""
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per run is ours
-    executor = ThreadPoolExecutor(max_workers=1)
-    scheduler = build_scheduler(settings, executor)
+def retry_delay(failures: int) -> int:
+    """Seconds from the n-th failure in a row to its retry: 5, 10, 20, 20, ..."""
+    return min(FIRST_RETRY_SECONDS * 2 ** (failures - 1), MAX_RETRY_SECONDS)
 
-    stop_requested = False
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        # Only ask the scheduler to stop here: waiting in a signal handler could deadlock with
-        # the run, which may need a scheduler lock the interrupted main thread holds.
-        nonlocal stop_requested
-        log.info(
-            "%s received: finishing the run in progress, then exiting", signal.Signals(signum).name
+class Daemon:
+    """The scheduler and the one job it runs: a run, its report, and a retry when it failed."""
+
+    def __init__(
+        self, perform_run: Callable[[], RunOutcome], interval_seconds: int, heartbeat: Path
+    ) -> None:
+        self.perform_run = perform_run
+        self.interval_seconds = interval_seconds
+        self.heartbeat = heartbeat
+        self.failures = 0  # failed runs in a row
+        self.stop_requested = False
+        self.finished = False
+        self.executor = ThreadPoolExecutor(max_workers=1)  # one run at a time, retries included
+        self.scheduler = BlockingScheduler(
+            timezone=timezone.utc, executors={"default": self.executor}
         )
-        stop_requested = True
-        if scheduler.running:  # not yet started, or a second signal while stopping: see below
-            scheduler.shutdown(wait=False)
+        self.trigger = IntervalTrigger(seconds=interval_seconds, timezone=timezone.utc)
+        self.scheduler.add_job(
+            self.run_and_report,
+            self.trigger,
+            id=JOB_ID,
+            name="run",
+            next_run_time=datetime.now(timezone.utc),  # the first run right away
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(MISFIRE_GRACE_SECONDS, interval_seconds),
+        )
 
-    def stop_if_requested_before_start(_event: SchedulerEvent) -> None:
-        # A signal between installing the handlers and the scheduler running had nothing to stop;
-        # without this the daemon would ignore it and run until killed.
-        if stop_requested and scheduler.running:
-            scheduler.shutdown(wait=False)
+    def run_and_report(self) -> None:
+        """One scheduled run; never raises (perform_run turns every error into an outcome)."""
+        outcome = self.perform_run()
+        if outcome.status == STATUS_FAILED:
+            self.failures += 1
+            next_attempt = self._schedule_retry()
+        else:
+            if outcome.status != STATUS_BUSY:
+                self.failures = 0
+            next_attempt = self.next_regular_run()
+        report(outcome, self.heartbeat, self.interval_seconds, next_attempt)
 
-    scheduler.add_listener(stop_if_requested_before_start, EVENT_SCHEDULER_STARTED)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info(
-        "collector started: %s -> %s every %ds, heartbeat %s",
-        settings.database,
-        settings.output_directory,
-        settings.interval_seconds,
-        settings.heartbeat,
-    )
-    scheduler.start()  # returns once stop() has run
-    executor.shutdown(wait=True)  # the run in progress, if any, finishes here
-    log.info("collector stopped")
-    return 0
+    def next_regular_run(self) -> datetime:
+        """Asked of the trigger: the job's next_run_time may not be advanced yet while it runs,
+        and a scheduler shutting down no longer lists the job at all."""
+        now = datetime.now(timezone.utc)
+        return self.trigger.get_next_fire_time(None, now) or now
+
+    def _schedule_retry(self) -> datetime:
+        regular = self.next_regular_run()
+        retry = datetime.now(timezone.utc) + timedelta(seconds=retry_delay(self.failures))
+        if retry >= regular:  # the regular run comes first: it is the retry
+            return regular
+        self.scheduler.add_job(
+            self.run_and_report,
+            DateTrigger(retry, timezone=timezone.utc),
+            id=RETRY_JOB_ID,
+            name="retry",
+            replace_existing=True,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS,
+        )
+        return retry
+
+    def run(self, description: str) -> int:
+        """Run until SIGTERM or SIGINT; returns the exit status (0).
+
+        The signals are taken by one thread with ``sigwait``, never by a signal handler. A handler
+        interrupts the main thread wherever it is, and there APScheduler may hold the very lock
+        that stopping needs (a deadlock) or catch and log the exception a handler raises (a lost
+        stop); both happened in tests. Blocked here, the signals stay blocked in every thread
+        started after, so only the waiting thread ever sees them.
+        """
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        watcher = threading.Thread(target=self._stop_on_signal, name="signals", daemon=True)
+        watcher.start()
+        self.scheduler.add_listener(self._stop_if_requested, EVENT_SCHEDULER_STARTED)
+        log.info(
+            "started: %s every %ds, heartbeat %s",
+            description,
+            self.interval_seconds,
+            self.heartbeat,
+        )
+        try:
+            self.scheduler.start()  # returns once the watcher has shut it down
+            self.executor.shutdown(wait=True)  # the run in progress, if any, finishes here
+        finally:
+            self.finished = True
+            if watcher.is_alive():  # no signal came (the scheduler failed): release the watcher
+                signal.pthread_kill(watcher.ident or 0, signal.SIGTERM)
+            watcher.join()
+            while set(signal.sigpending()) & set(STOP_SIGNALS):  # a second signal: dropped
+                signal.sigtimedwait(STOP_SIGNALS, 0)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        log.info("stopped")
+        return 0
+
+    def _stop_on_signal(self) -> None:
+        number = signal.sigwait(STOP_SIGNALS)
+        if self.finished:
+            return
+        name = signal.Signals(number).name
+        log.info("%s received: finishing the run in progress, then exiting", name)
+        self.stop_requested = True
+        self._shutdown()
+
+    def _stop_if_requested(self, _event: SchedulerEvent) -> None:
+        # A signal that came before the scheduler was running had nothing to shut down.
+        if self.stop_requested:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        with suppress(SchedulerNotRunningError):  # not started yet, or already stopping
+            self.scheduler.shutdown(wait=False)
+
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def run_daemon(
+    perform_run: Callable[[], RunOutcome], interval_seconds: int, heartbeat: Path, description: str
+) -> int:
+    """The daemon's entry point: runs until SIGTERM or SIGINT, returns the exit status (0)."""
+    return Daemon(perform_run, interval_seconds, heartbeat).run(description)

@@ -1,21 +1,23 @@
 #!/bin/sh
-# Docker healthcheck of the collector: exit 0 (healthy) or 1 (unhealthy), one line on stdout.
+# Docker healthcheck of both services: exit 0 (healthy) or 1 (unhealthy), one line on stdout.
+# The same file, byte for byte, in collector/ and ipam/ (each container mounts only its own folder).
 #
-# Healthy only when ALL of these hold for the heartbeat file $COLLECTOR_HEARTBEAT
-# (default /tmp/collector.heartbeat), which the collector rewrites atomically after every run
-# (except a run that found another one holding the lock: it writes nothing):
+#   sh healthcheck.sh HEARTBEAT_FILE        (docker-compose.yml runs it every 5 s)
+#
+# Healthy only when ALL of these hold for HEARTBEAT_FILE, which the daemon rewrites atomically
+# after every run (except a run that found another one holding the lock: it writes nothing):
 #   - it exists, is a regular readable file, and has well-formed status, last_attempt_epoch,
 #     last_success_epoch and interval_seconds fields (key=value lines; whole seconds as plain
 #     decimal digits, no leading zero, at most 18 digits);
 #   - status=ok: the last run succeeded (anything else, such as failed, is not);
 #   - neither timestamp is in the future;
 #   - the last success is at most interval_seconds + grace old. The grace, 60 s by default
-#     (COLLECTOR_HEALTH_GRACE_SECONDS), covers the run's own duration and scheduling jitter.
+#     (HEALTHCHECK_GRACE_SECONDS), covers the run's own duration and scheduling jitter.
 # Before the first run ends the file does not exist yet: the Compose start_period covers that.
-# Plain POSIX sh plus `date` (coreutils), as in python:3.10-slim; no Python needed.
+# Plain POSIX sh plus `date` (coreutils), as in python:3.x-slim; no Python needed.
 
-heartbeat=${COLLECTOR_HEARTBEAT:-/tmp/collector.heartbeat}
-grace=${COLLECTOR_HEALTH_GRACE_SECONDS:-60}
+heartbeat=${1:-}
+grace=${HEALTHCHECK_GRACE_SECONDS:-60}
 
 unhealthy() {
     printf 'unhealthy: %s\n' "$1"
@@ -31,7 +33,8 @@ is_number() {
     esac
 }
 
-is_number "$grace" || unhealthy "COLLECTOR_HEALTH_GRACE_SECONDS is not a whole number: '$grace'"
+[ -n "$heartbeat" ] || unhealthy "usage: healthcheck.sh HEARTBEAT_FILE"
+is_number "$grace" || unhealthy "HEALTHCHECK_GRACE_SECONDS is not a whole number: '$grace'"
 [ -e "$heartbeat" ] || unhealthy "no heartbeat at $heartbeat (no run has finished yet)"
 { [ -f "$heartbeat" ] && [ -r "$heartbeat" ]; } || unhealthy "heartbeat $heartbeat is not a readable file"
 

@@ -1,91 +1,168 @@
-"""Run the service every N seconds with APScheduler 3.x, and stop cleanly on SIGTERM/SIGINT."""
+"""The long-running service, the same in both services: an APScheduler 3 BlockingScheduler.
+
+This file is the same, byte for byte, in collector/ and ipam/: each container mounts only its own
+folder, so the copy is forced; tests/test_repository.py keeps the two equal.
+
+- The first run starts at once, then one every interval, in UTC. ``coalesce`` and a single
+  worker: a late or slow run never piles runs up behind it, and two runs never overlap. A run late
+  by up to one interval (at least 60 s) still runs.
+- A failed run is retried sooner than the interval: 5 s after it, then 10 s, then every 20 s,
+  never later than the next regular run. A success goes back to the regular schedule, so a fixed
+  cause (database back, permissions fixed) shows as healthy within about 25 s, with no restart.
+- SIGTERM and SIGINT let the run in progress finish, then the process exits 0 (``docker stop``).
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
-from datetime import datetime, timezone
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import FrameType
 
+from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
-from ipam.errors import IpamError
-from ipam.service import run_once
+from .reporting import STATUS_BUSY, STATUS_FAILED, RunOutcome, report
 
-__all__ = ["build_scheduler", "run_daemon"]
-
-log = logging.getLogger("ipam")
-
-# APScheduler's default grace of 1 s can silently skip the start-up run on a busy host.
+JOB_ID = "run"
+RETRY_JOB_ID = "retry"
 MISFIRE_GRACE_SECONDS = 60
+FIRST_RETRY_SECONDS = 5
+MAX_RETRY_SECONDS = 20
+
+log = logging.getLogger(__package__)
 
 
-class _Job:
-    """The scheduled run: logs one line whatever happens, so the daemon never dies of a bad run."""
-
-    def __init__(self, database: Path, output: Path) -> None:
-        self.database = database
-        self.output = output
-        self.running = threading.Lock()  # held while a run is in progress
-
-    def __call__(self) -> None:
-        with self.running:
-            try:
-                log.info("run: %s", run_once(self.database, self.output).describe())
-            except IpamError as error:
-                log.error("run failed: %s", error)
-            except Exception as error:  # a bug must not stop the schedule; say what it was
-                log.error("run failed: %s: %s", type(error).__name__, error)
+def retry_delay(failures: int) -> int:
+    """Seconds from the n-th failure in a row to its retry: 5, 10, 20, 20, ..."""
+    return min(FIRST_RETRY_SECONDS * 2 ** (failures - 1), MAX_RETRY_SECONDS)
 
 
-def build_scheduler(database: Path, output: Path, interval_seconds: float) -> BlockingScheduler:
-    """A UTC scheduler whose job runs now, then every interval, never two at a time."""
-    scheduler = BlockingScheduler(timezone=timezone.utc)
-    scheduler.add_job(
-        _Job(database, output),
-        "interval",
-        seconds=interval_seconds,
-        next_run_time=datetime.now(timezone.utc),
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=MISFIRE_GRACE_SECONDS,
-        id="prefixes",
-    )
-    return scheduler
+class Daemon:
+    """The scheduler and the one job it runs: a run, its report, and a retry when it failed."""
+
+    def __init__(
+        self, perform_run: Callable[[], RunOutcome], interval_seconds: int, heartbeat: Path
+    ) -> None:
+        self.perform_run = perform_run
+        self.interval_seconds = interval_seconds
+        self.heartbeat = heartbeat
+        self.failures = 0  # failed runs in a row
+        self.stop_requested = False
+        self.finished = False
+        self.executor = ThreadPoolExecutor(max_workers=1)  # one run at a time, retries included
+        self.scheduler = BlockingScheduler(
+            timezone=timezone.utc, executors={"default": self.executor}
+        )
+        self.trigger = IntervalTrigger(seconds=interval_seconds, timezone=timezone.utc)
+        self.scheduler.add_job(
+            self.run_and_report,
+            self.trigger,
+            id=JOB_ID,
+            name="run",
+            next_run_time=datetime.now(timezone.utc),  # the first run right away
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(MISFIRE_GRACE_SECONDS, interval_seconds),
+        )
+
+    def run_and_report(self) -> None:
+        """One scheduled run; never raises (perform_run turns every error into an outcome)."""
+        outcome = self.perform_run()
+        if outcome.status == STATUS_FAILED:
+            self.failures += 1
+            next_attempt = self._schedule_retry()
+        else:
+            if outcome.status != STATUS_BUSY:
+                self.failures = 0
+            next_attempt = self.next_regular_run()
+        report(outcome, self.heartbeat, self.interval_seconds, next_attempt)
+
+    def next_regular_run(self) -> datetime:
+        """Asked of the trigger: the job's next_run_time may not be advanced yet while it runs,
+        and a scheduler shutting down no longer lists the job at all."""
+        now = datetime.now(timezone.utc)
+        return self.trigger.get_next_fire_time(None, now) or now
+
+    def _schedule_retry(self) -> datetime:
+        regular = self.next_regular_run()
+        retry = datetime.now(timezone.utc) + timedelta(seconds=retry_delay(self.failures))
+        if retry >= regular:  # the regular run comes first: it is the retry
+            return regular
+        self.scheduler.add_job(
+            self.run_and_report,
+            DateTrigger(retry, timezone=timezone.utc),
+            id=RETRY_JOB_ID,
+            name="retry",
+            replace_existing=True,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS,
+        )
+        return retry
+
+    def run(self, description: str) -> int:
+        """Run until SIGTERM or SIGINT; returns the exit status (0).
+
+        The signals are taken by one thread with ``sigwait``, never by a signal handler. A handler
+        interrupts the main thread wherever it is, and there APScheduler may hold the very lock
+        that stopping needs (a deadlock) or catch and log the exception a handler raises (a lost
+        stop); both happened in tests. Blocked here, the signals stay blocked in every thread
+        started after, so only the waiting thread ever sees them.
+        """
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        watcher = threading.Thread(target=self._stop_on_signal, name="signals", daemon=True)
+        watcher.start()
+        self.scheduler.add_listener(self._stop_if_requested, EVENT_SCHEDULER_STARTED)
+        log.info(
+            "started: %s every %ds, heartbeat %s",
+            description,
+            self.interval_seconds,
+            self.heartbeat,
+        )
+        try:
+            self.scheduler.start()  # returns once the watcher has shut it down
+            self.executor.shutdown(wait=True)  # the run in progress, if any, finishes here
+        finally:
+            self.finished = True
+            if watcher.is_alive():  # no signal came (the scheduler failed): release the watcher
+                signal.pthread_kill(watcher.ident or 0, signal.SIGTERM)
+            watcher.join()
+            while set(signal.sigpending()) & set(STOP_SIGNALS):  # a second signal: dropped
+                signal.sigtimedwait(STOP_SIGNALS, 0)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        log.info("stopped")
+        return 0
+
+    def _stop_on_signal(self) -> None:
+        number = signal.sigwait(STOP_SIGNALS)
+        if self.finished:
+            return
+        name = signal.Signals(number).name
+        log.info("%s received: finishing the run in progress, then exiting", name)
+        self.stop_requested = True
+        self._shutdown()
+
+    def _stop_if_requested(self, _event: SchedulerEvent) -> None:
+        # A signal that came before the scheduler was running had nothing to shut down.
+        if self.stop_requested:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        with suppress(SchedulerNotRunningError):  # not started yet, or already stopping
+            self.scheduler.shutdown(wait=False)
 
 
-def run_daemon(database: Path, output: Path, interval_seconds: float) -> int:
-    """Block until SIGTERM or SIGINT; a run in progress finishes first. Returns the exit code.
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
-    APScheduler 3.x leaves signals to the application. The handler only asks the scheduler to
-    stop (without waiting, as a signal handler must not block); the job's lock then waits for
-    a run in progress to finish before the process exits.
-    """
-    scheduler = build_scheduler(database, output, interval_seconds)
-    job: _Job = scheduler.get_job("prefixes").func
 
-    stop_requested = threading.Event()
-
-    def stop(signal_number: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signal_number).name)
-        stop_requested.set()
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-
-    previous_handlers = {
-        signal_number: signal.signal(signal_number, stop)
-        for signal_number in (signal.SIGTERM, signal.SIGINT)
-    }
-    log.info("started: %s -> %s every %g s", database, output, interval_seconds)
-    try:
-        if not stop_requested.is_set():  # a signal may come before the scheduler runs
-            scheduler.start()
-    finally:
-        for signal_number, handler in previous_handlers.items():
-            signal.signal(signal_number, handler)
-    with job.running:  # let a run in progress finish
-        pass
-    log.info("stopped")
-    return 0
+def run_daemon(
+    perform_run: Callable[[], RunOutcome], interval_seconds: int, heartbeat: Path, description: str
+) -> int:
+    """The daemon's entry point: runs until SIGTERM or SIGINT, returns the exit status (0)."""
+    return Daemon(perform_run, interval_seconds, heartbeat).run(description)

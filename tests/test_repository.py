@@ -135,3 +135,21 @@ def test_committed_outputs_are_what_the_services_write_from_the_committed_databa
         assert (tmp_path / name).read_bytes() == (ROOT / "output" / name).read_bytes(), name
     snapshot = (tmp_path / "customers_snapshot.csv").read_bytes()
     assert snapshot == (ROOT / "output" / "customers.csv").read_bytes()
+
+
+# Each container mounts only its own service folder, so the parts both services share are copies.
+SHARED_FILES = [
+    "daemon.py",
+    "reporting.py",
+    "healthcheck.sh",
+    "run-as-owner.sh",
+    "tests/test_daemon.py",
+    "tests/test_reporting.py",
+    "tests/test_healthcheck.py",
+]
+
+
+@pytest.mark.parametrize("name", SHARED_FILES)
+def test_the_parts_both_services_share_are_identical_copies(name: str) -> None:
+    collector, ipam = (ROOT / service / name for service in ("collector", "ipam"))
+    assert collector.read_bytes() == ipam.read_bytes(), f"collector/{name} and ipam/{name} differ"

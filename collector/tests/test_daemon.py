@@ -1,30 +1,152 @@
-"""The scheduler the daemon runs: every setting the issue names, read back from APScheduler."""
+"""The daemon both services run: its schedule, its retries after a failure, and its stop.
+
+The same file, byte for byte, in collector/tests/ and ipam/tests/, like the module it tests.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from apscheduler.executors.pool import ThreadPoolExecutor
+import pytest
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from collector.daemon import JOB_ID, build_scheduler
-from collector.runs import Settings, perform_run
+from ..daemon import JOB_ID, MISFIRE_GRACE_SECONDS, RETRY_JOB_ID, Daemon, retry_delay
+from ..reporting import STATUS_BUSY, STATUS_FAILED, STATUS_OK, RunOutcome, parse_heartbeat
+
+OK = RunOutcome(STATUS_OK, {"rows": "1"})
+FAILED = RunOutcome(STATUS_FAILED, error="database not found: x.db")
+BUSY = RunOutcome(STATUS_BUSY, error="another run holds the lock")
+
+
+class Runs:
+    """A stand-in for perform_run: hands out the given outcomes, then the last one forever."""
+
+    def __init__(self, *outcomes: RunOutcome, during: Callable[[], None] = lambda: None) -> None:
+        self.outcomes = list(outcomes)
+        self.during = during
+        self.calls = 0
+
+    def __call__(self) -> RunOutcome:
+        self.calls += 1
+        self.during()
+        return self.outcomes[min(self.calls, len(self.outcomes)) - 1]
+
+
+def seconds_from_now(moment: datetime) -> float:
+    return (moment - datetime.now(timezone.utc)).total_seconds()
+
+
+def retry_job_seconds(daemon: Daemon) -> float | None:
+    job = daemon.scheduler.get_job(RETRY_JOB_ID)
+    if job is None:
+        return None
+    assert isinstance(job.trigger, DateTrigger)
+    return seconds_from_now(job.trigger.run_date)
 
 
 def test_one_coalescing_job_every_interval_in_utc_starting_now(tmp_path: Path) -> None:
-    settings = Settings(tmp_path / "c.db", tmp_path, tmp_path / "hb", 300)
     before = datetime.now(timezone.utc)
-    scheduler = build_scheduler(settings, ThreadPoolExecutor(max_workers=1))
-    (job,) = scheduler.get_jobs()
+    daemon = Daemon(Runs(OK), 300, tmp_path / "hb")
+    (job,) = daemon.scheduler.get_jobs()
     assert job.id == JOB_ID
-    assert job.func is perform_run
-    assert job.args[0] == settings
     assert isinstance(job.trigger, IntervalTrigger)
     assert job.trigger.interval == timedelta(seconds=300)
     assert job.trigger.timezone == timezone.utc
-    assert scheduler.timezone.utcoffset(datetime(2024, 7, 1)) == timedelta(0)  # UTC, not local
+    assert daemon.scheduler.timezone.utcoffset(datetime(2024, 7, 1)) == timedelta(0)
     assert before <= job.next_run_time <= datetime.now(timezone.utc)  # the first run at once
     assert job.coalesce is True
     assert job.max_instances == 1
-    assert job.misfire_grace_time >= 60
+    assert job.misfire_grace_time == 300  # a run late by less than an interval still runs
+    assert Daemon(Runs(OK), 2, tmp_path / "hb").scheduler.get_job(JOB_ID).misfire_grace_time == (
+        MISFIRE_GRACE_SECONDS
+    )
+
+
+def test_retries_come_5_then_10_then_every_20_seconds() -> None:
+    assert [retry_delay(failures) for failures in range(1, 7)] == [5, 10, 20, 20, 20, 20]
+
+
+def test_failures_are_retried_sooner_and_a_success_returns_to_the_schedule(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    heartbeat = tmp_path / "hb"
+    daemon = Daemon(Runs(FAILED, FAILED, FAILED, OK), 300, heartbeat)
+    for expected in (5, 10, 20):
+        daemon.run_and_report()  # the first run, then each retry as the scheduler would call it
+        delay = retry_job_seconds(daemon)
+        assert delay is not None and expected - 2 < delay <= expected
+        retry_at = parse_heartbeat(heartbeat.read_text())["next_attempt"]
+        assert f"; retry at {retry_at} (in " in caplog.messages[-1]
+        daemon.scheduler.remove_job(RETRY_JOB_ID)  # as the scheduler does once it runs it
+    daemon.run_and_report()
+    assert caplog.messages[-1].startswith("run ok: rows=1 next_run=")
+    beat = parse_heartbeat(heartbeat.read_text())
+    assert beat["status"] == "ok"
+    assert seconds_from_now(datetime.fromisoformat(beat["next_attempt"][:-1] + "+00:00")) > 290
+    assert daemon.failures == 0
+
+
+def test_a_retry_never_comes_later_than_the_next_regular_run(tmp_path: Path) -> None:
+    daemon = Daemon(Runs(FAILED), 3, tmp_path / "hb")
+    daemon.run_and_report()
+    assert retry_job_seconds(daemon) is None  # the regular run, 3 s away, is the retry
+    beat = parse_heartbeat((tmp_path / "hb").read_text())
+    assert beat["next_attempt"]
+
+
+def test_a_busy_run_neither_counts_as_a_failure_nor_resets_the_count(tmp_path: Path) -> None:
+    daemon = Daemon(Runs(FAILED, BUSY), 300, tmp_path / "hb")
+    daemon.run_and_report()
+    daemon.run_and_report()
+    assert daemon.failures == 1
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_run_lets_it_finish_then_the_daemon_exits_0(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, signal_number: int
+) -> None:
+    caplog.set_level(logging.INFO)
+    finished = threading.Event()
+
+    def signal_mid_run() -> None:
+        os.kill(os.getpid(), signal_number)
+        time.sleep(0.2)  # the run goes on after the signal
+        finished.set()
+
+    previous = signal.getsignal(signal_number)
+    daemon = Daemon(Runs(OK, during=signal_mid_run), 300, tmp_path / "hb")
+    assert daemon.run("test") == 0
+    assert finished.is_set()
+    assert parse_heartbeat((tmp_path / "hb").read_text())["status"] == "ok"
+    name = signal.Signals(signal_number).name
+    assert f"{name} received: finishing the run in progress, then exiting" in caplog.messages
+    assert caplog.messages[-1] == "stopped"
+    assert signal.getsignal(signal_number) == previous  # handlers restored
+
+
+def test_a_signal_before_the_scheduler_runs_still_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = Runs(OK)
+    daemon = Daemon(runs, 300, tmp_path / "hb")
+    start = daemon.scheduler.start
+
+    def signalled_first() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while not daemon.stop_requested and time.monotonic() < deadline:
+            time.sleep(0.01)  # the signal is taken while the scheduler is not running yet
+        start()
+
+    monkeypatch.setattr(daemon.scheduler, "start", signalled_first)
+    assert daemon.run("test") == 0
+    assert runs.calls == 0

@@ -1,24 +1,32 @@
-"""The real healthcheck.sh, run with ``sh``, against crafted heartbeat files for every outcome."""
+"""The real healthcheck.sh, run with ``sh``, against crafted heartbeat files for every outcome.
+
+The same file, byte for byte, in collector/tests/ and ipam/tests/, like the script it tests.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from collector.heartbeat import Heartbeat, write_heartbeat
-from collector.tests.helpers import REPO_ROOT
+from ..reporting import RunOutcome, format_heartbeat
 
-SCRIPT = REPO_ROOT / "collector" / "healthcheck.sh"
+SCRIPT = Path(__file__).resolve().parents[1] / "healthcheck.sh"
+NOBODY = 65534
 
 
-def check(heartbeat: Path, **env: str) -> tuple[int, str]:
+def check(heartbeat: Path, *, as_nobody: bool = False, **env: str) -> tuple[int, str]:
+    command = ["sh", str(SCRIPT), str(heartbeat)]
+    if as_nobody and os.geteuid() == 0:  # root reads any file: look as another user
+        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
     completed = subprocess.run(
-        ["sh", str(SCRIPT)],
-        env={"PATH": os.environ["PATH"], "COLLECTOR_HEARTBEAT": str(heartbeat), **env},
+        command,
+        env={"PATH": os.environ["PATH"], **env},
         capture_output=True,
         text=True,
         timeout=10,
@@ -39,21 +47,10 @@ def beat(
     interval: int = 300,
 ) -> Path:
     now = int(time.time())
-    write_heartbeat(
-        path,
-        Heartbeat(
-            status=status,
-            last_attempt_epoch=now - attempt_age,
-            last_success_epoch=None if success_age is None else now - success_age,
-            interval_seconds=interval,
-            rows=3,
-            appended=1,
-            changed=0,
-            deleted=0,
-            duration_seconds=0.01,
-            error="" if status == "ok" else "database not found: /x\nsecond line",
-        ),
-    )
+    error = "" if status == "ok" else "database not found: /x\nsecond line"
+    outcome = RunOutcome(status, {"rows": "3", "duration": "0.01s"}, error)
+    success = None if success_age is None else now - success_age
+    path.write_text(format_heartbeat(outcome, now - attempt_age, success, interval, None))
     return path
 
 
@@ -86,10 +83,10 @@ def test_the_limit_is_interval_plus_grace(tmp_path: Path) -> None:
     # A few seconds of slack on both sides so a slow test machine cannot flip the outcome.
     assert check(beat(tmp_path / "hb", success_age=55, interval=5))[0] == 0
     assert check(beat(tmp_path / "hb", success_age=75, interval=5))[0] == 1
-    generous = {"COLLECTOR_HEALTH_GRACE_SECONDS": "100"}
+    generous = {"HEALTHCHECK_GRACE_SECONDS": "100"}
     assert check(beat(tmp_path / "hb", success_age=75, interval=5), **generous)[0] == 0
     for grace in ("1m", "060"):
-        code, line = check(beat(tmp_path / "hb"), COLLECTOR_HEALTH_GRACE_SECONDS=grace)
+        code, line = check(beat(tmp_path / "hb"), HEALTHCHECK_GRACE_SECONDS=grace)
         assert code == 1 and "not a whole number" in line
 
 
@@ -107,11 +104,16 @@ def test_an_unreadable_heartbeat_is_unhealthy(tmp_path: Path) -> None:
     assert "not a readable file" in line
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_a_heartbeat_without_read_permission_is_unhealthy(tmp_path: Path) -> None:
-    path = beat(tmp_path / "hb")
-    path.chmod(0)
-    assert check(path)[0] == 1
+@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="root reads any file")
+def test_a_heartbeat_without_read_permission_is_unhealthy() -> None:
+    # Outside pytest's tmp_path, whose parents only root may enter.
+    with tempfile.TemporaryDirectory() as directory:
+        Path(directory).chmod(0o755)
+        path = beat(Path(directory) / "hb")
+        path.chmod(0)
+        code, line = check(path, as_nobody=True)
+    assert code == 1
+    assert "not a readable file" in line
 
 
 @pytest.mark.parametrize(
@@ -144,3 +146,13 @@ def test_a_hand_written_heartbeat_without_final_newline_is_read(tmp_path: Path) 
         f"status=ok\nlast_attempt_epoch={now}\ninterval_seconds=300\nlast_success_epoch={now}"
     )
     assert check(path)[0] == 0
+
+
+def test_no_heartbeat_argument_is_a_usage_error() -> None:
+    completed = subprocess.run(
+        ["sh", str(SCRIPT)], capture_output=True, text=True, timeout=10, check=False
+    )
+    assert (completed.returncode, completed.stdout) == (
+        1,
+        "unhealthy: usage: healthcheck.sh HEARTBEAT_FILE\n",
+    )

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV
-from collector.heartbeat import parse_heartbeat
 from collector.lock import run_lock
+from collector.reporting import parse_heartbeat
 from collector.tests.helpers import (
     AWKWARD_ROWS,
     HEADER,
@@ -48,7 +48,7 @@ def test_once_succeeds_with_one_log_line_and_a_heartbeat(tmp_path: Path, out: Pa
     assert completed.stdout == ""
     lines = completed.stderr.splitlines()
     assert len(lines) == 1
-    assert "run ok: rows=5 appended=5 changed=0 deleted=0 duration=" in lines[0]
+    assert "run ok: rows=5 appended=5 changed=0 deleted=0 written=yes duration=" in lines[0]
     assert read_records(out / CUSTOMERS_CSV) == [HEADER, *csv_text(AWKWARD_ROWS)]
     beat = parse_heartbeat((tmp_path / "hb").read_text())
     assert beat["status"] == "ok"
@@ -178,25 +178,29 @@ def test_the_daemon_runs_at_once_then_every_interval_and_exits_0_on_sigterm(
     assert code == 0, stderr
     runs = [line for line in stderr.splitlines() if "run ok:" in line]
     assert len(runs) >= 2
-    assert "rows=5 appended=5 changed=0 deleted=0 duration=" in runs[0]
+    assert "rows=5 appended=5 changed=0 deleted=0 written=yes duration=" in runs[0]
     assert "next_run=20" in runs[0]
     assert "SIGTERM received" in stderr
     assert read_records(out / CUSTOMERS_CSV) == [HEADER, *csv_text(AWKWARD_ROWS)]
 
 
-def test_a_failed_run_is_logged_and_the_daemon_keeps_going(tmp_path: Path, out: Path) -> None:
+def test_a_failed_run_is_retried_within_seconds_not_an_interval(tmp_path: Path, out: Path) -> None:
     db = tmp_path / "later.db"
     heartbeat = tmp_path / "hb"
-    process = start_daemon(db, out, heartbeat)
+    process = start_daemon(db, out, heartbeat, interval=3600)
     try:
         assert wait_for(heartbeat.exists)
         assert parse_heartbeat(heartbeat.read_text())["status"] == "failed"
-        make_database(db, AWKWARD_ROWS)  # the database shows up: the next run succeeds
-        assert wait_for(lambda: parse_heartbeat(heartbeat.read_text())["status"] == "ok")
+        make_database(db, AWKWARD_ROWS)  # the database shows up: the retry, 5 s on, succeeds
+        assert wait_for(lambda: parse_heartbeat(heartbeat.read_text())["status"] == "ok", 15)
     finally:
         code, stderr = stop(process)
     assert code == 0
-    assert "run failed: database not found" in stderr
+    failed = [line for line in stderr.splitlines() if "run failed:" in line]
+    assert len(failed) == 1, stderr
+    assert f"run failed: database not found: {db}; retry at " in failed[0]
+    assert failed[0].endswith("(in 5s)")
+    assert "Traceback" not in stderr
 
 
 def test_sigterm_during_a_run_lets_it_finish(tmp_path: Path, out: Path) -> None:
@@ -274,44 +278,3 @@ def test_readers_only_ever_see_a_complete_snapshot(tmp_path: Path, out: Path) ->
     # The old file while the run was writing the new one (Python alone takes longer to start than
     # a first read), then the new one: never anything in between.
     assert sizes == {101, 60_001}
-
-
-SIGNAL_BEFORE_START = """
-import os, signal, sys
-from pathlib import Path
-from collector.__main__ import configure_logging
-from collector.daemon import run_daemon
-from collector.runs import Settings
-
-install = signal.signal
-
-def install_then_signal(signum, handler):
-    previous = install(signum, handler)
-    if signum == signal.SIGINT:  # the last handler run_daemon installs, before the scheduler runs
-        os.kill(os.getpid(), signal.SIGTERM)
-    return previous
-
-signal.signal = install_then_signal
-configure_logging()
-db, out, heartbeat = map(Path, sys.argv[1:])
-sys.exit(run_daemon(Settings(db, out, heartbeat, 3600)))
-"""
-
-
-def test_sigterm_before_the_scheduler_runs_still_stops_the_daemon(
-    tmp_path: Path, out: Path
-) -> None:
-    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
-    process = subprocess.Popen(
-        [sys.executable, "-c", SIGNAL_BEFORE_START, str(db), str(out), str(tmp_path / "hb")],
-        cwd=REPO_ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _, stderr = process.communicate(timeout=20)
-    finally:
-        process.kill()
-    assert process.returncode == 0, stderr
-    assert "SIGTERM received" in stderr
-    assert "collector stopped" in stderr

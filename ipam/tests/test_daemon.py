@@ -1,134 +1,152 @@
-"""The daemon: schedule settings, clean stop on SIGTERM/SIGINT, and a failing run survived."""
+"""The daemon both services run: its schedule, its retries after a failure, and its stop.
+
+The same file, byte for byte, in collector/tests/ and ipam/tests/, like the module it tests.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
-import ipam.daemon as daemon_module
-from ipam.daemon import MISFIRE_GRACE_SECONDS, build_scheduler, run_daemon
+from ..daemon import JOB_ID, MISFIRE_GRACE_SECONDS, RETRY_JOB_ID, Daemon, retry_delay
+from ..reporting import STATUS_BUSY, STATUS_FAILED, STATUS_OK, RunOutcome, parse_heartbeat
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def make_database(path: Path) -> Path:
-    with sqlite3.connect(path) as connection:
-        connection.execute("CREATE TABLE prefixes (id INTEGER PRIMARY KEY, prefix TEXT)")
-        connection.executemany(
-            "INSERT INTO prefixes VALUES (?, ?)", [(1, "10.0.0.0/8"), (2, "10.1.0.0/16")]
-        )
-    connection.close()
-    return path
+OK = RunOutcome(STATUS_OK, {"rows": "1"})
+FAILED = RunOutcome(STATUS_FAILED, error="database not found: x.db")
+BUSY = RunOutcome(STATUS_BUSY, error="another run holds the lock")
 
 
-def wait_for(condition, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+class Runs:
+    """A stand-in for perform_run: hands out the given outcomes, then the last one forever."""
+
+    def __init__(self, *outcomes: RunOutcome, during: Callable[[], None] = lambda: None) -> None:
+        self.outcomes = list(outcomes)
+        self.during = during
+        self.calls = 0
+
+    def __call__(self) -> RunOutcome:
+        self.calls += 1
+        self.during()
+        return self.outcomes[min(self.calls, len(self.outcomes)) - 1]
 
 
-def test_schedule_runs_at_once_then_every_interval_utc_one_at_a_time(tmp_path):
-    scheduler = build_scheduler(tmp_path / "p.db", tmp_path / "p.json", 300)
-    [job] = scheduler.get_jobs()
+def seconds_from_now(moment: datetime) -> float:
+    return (moment - datetime.now(timezone.utc)).total_seconds()
+
+
+def retry_job_seconds(daemon: Daemon) -> float | None:
+    job = daemon.scheduler.get_job(RETRY_JOB_ID)
+    if job is None:
+        return None
+    assert isinstance(job.trigger, DateTrigger)
+    return seconds_from_now(job.trigger.run_date)
+
+
+def test_one_coalescing_job_every_interval_in_utc_starting_now(tmp_path: Path) -> None:
+    before = datetime.now(timezone.utc)
+    daemon = Daemon(Runs(OK), 300, tmp_path / "hb")
+    (job,) = daemon.scheduler.get_jobs()
+    assert job.id == JOB_ID
+    assert isinstance(job.trigger, IntervalTrigger)
     assert job.trigger.interval == timedelta(seconds=300)
-    assert str(job.trigger.timezone) == "UTC"
-    assert str(scheduler.timezone) == "UTC"
+    assert job.trigger.timezone == timezone.utc
+    assert daemon.scheduler.timezone.utcoffset(datetime(2024, 7, 1)) == timedelta(0)
+    assert before <= job.next_run_time <= datetime.now(timezone.utc)  # the first run at once
     assert job.coalesce is True
     assert job.max_instances == 1
-    assert job.misfire_grace_time == MISFIRE_GRACE_SECONDS >= 60
-    assert job.next_run_time is not None  # first run due now, not after one interval
+    assert job.misfire_grace_time == 300  # a run late by less than an interval still runs
+    assert Daemon(Runs(OK), 2, tmp_path / "hb").scheduler.get_job(JOB_ID).misfire_grace_time == (
+        MISFIRE_GRACE_SECONDS
+    )
+
+
+def test_retries_come_5_then_10_then_every_20_seconds() -> None:
+    assert [retry_delay(failures) for failures in range(1, 7)] == [5, 10, 20, 20, 20, 20]
+
+
+def test_failures_are_retried_sooner_and_a_success_returns_to_the_schedule(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    heartbeat = tmp_path / "hb"
+    daemon = Daemon(Runs(FAILED, FAILED, FAILED, OK), 300, heartbeat)
+    for expected in (5, 10, 20):
+        daemon.run_and_report()  # the first run, then each retry as the scheduler would call it
+        delay = retry_job_seconds(daemon)
+        assert delay is not None and expected - 2 < delay <= expected
+        retry_at = parse_heartbeat(heartbeat.read_text())["next_attempt"]
+        assert f"; retry at {retry_at} (in " in caplog.messages[-1]
+        daemon.scheduler.remove_job(RETRY_JOB_ID)  # as the scheduler does once it runs it
+    daemon.run_and_report()
+    assert caplog.messages[-1].startswith("run ok: rows=1 next_run=")
+    beat = parse_heartbeat(heartbeat.read_text())
+    assert beat["status"] == "ok"
+    assert seconds_from_now(datetime.fromisoformat(beat["next_attempt"][:-1] + "+00:00")) > 290
+    assert daemon.failures == 0
+
+
+def test_a_retry_never_comes_later_than_the_next_regular_run(tmp_path: Path) -> None:
+    daemon = Daemon(Runs(FAILED), 3, tmp_path / "hb")
+    daemon.run_and_report()
+    assert retry_job_seconds(daemon) is None  # the regular run, 3 s away, is the retry
+    beat = parse_heartbeat((tmp_path / "hb").read_text())
+    assert beat["next_attempt"]
+
+
+def test_a_busy_run_neither_counts_as_a_failure_nor_resets_the_count(tmp_path: Path) -> None:
+    daemon = Daemon(Runs(FAILED, BUSY), 300, tmp_path / "hb")
+    daemon.run_and_report()
+    daemon.run_and_report()
+    assert daemon.failures == 1
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
-def test_signal_stops_the_daemon_cleanly_after_runs(tmp_path, caplog, signal_number):
-    caplog.set_level(logging.INFO, logger="ipam")
-    database = make_database(tmp_path / "prefixes.db")
-    output = tmp_path / "prefixes.json"
-    previous = signal.getsignal(signal.SIGTERM)
+def test_a_signal_during_a_run_lets_it_finish_then_the_daemon_exits_0(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, signal_number: int
+) -> None:
+    caplog.set_level(logging.INFO)
+    finished = threading.Event()
 
-    def stop_when_written() -> None:
-        wait_for(lambda: output.exists() and "output unchanged" in caplog.text)
+    def signal_mid_run() -> None:
         os.kill(os.getpid(), signal_number)
+        time.sleep(0.2)  # the run goes on after the signal
+        finished.set()
 
-    threading.Thread(target=stop_when_written, daemon=True).start()
-    assert run_daemon(database, output, 0.2) == 0
-    assert json.loads(output.read_text())[1]["parent_prefix"] == "10.0.0.0/8"
-    assert "output written" in caplog.text
-    assert "stopped" in caplog.text
-    assert signal.getsignal(signal.SIGTERM) == previous  # handlers restored
+    previous = signal.getsignal(signal_number)
+    daemon = Daemon(Runs(OK, during=signal_mid_run), 300, tmp_path / "hb")
+    assert daemon.run("test") == 0
+    assert finished.is_set()
+    assert parse_heartbeat((tmp_path / "hb").read_text())["status"] == "ok"
+    name = signal.Signals(signal_number).name
+    assert f"{name} received: finishing the run in progress, then exiting" in caplog.messages
+    assert caplog.messages[-1] == "stopped"
+    assert signal.getsignal(signal_number) == previous  # handlers restored
 
 
-def test_a_failing_run_is_logged_and_the_daemon_keeps_going(tmp_path, caplog, monkeypatch):
-    caplog.set_level(logging.INFO, logger="ipam")
-    database = tmp_path / "later.db"  # missing at first
-    output = tmp_path / "prefixes.json"
-    calls = []
-    real_run_once = daemon_module.run_once
+def test_a_signal_before_the_scheduler_runs_still_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = Runs(OK)
+    daemon = Daemon(runs, 300, tmp_path / "hb")
+    start = daemon.scheduler.start
 
-    def flaky_run_once(db: Path, out: Path):
-        calls.append(db)
-        if len(calls) == 2:
-            raise RuntimeError("disk on fire")
-        if len(calls) == 3:
-            make_database(database)
-        return real_run_once(db, out)
-
-    monkeypatch.setattr(daemon_module, "run_once", flaky_run_once)
-
-    def stop_when_written() -> None:
-        wait_for(output.exists)
+    def signalled_first() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while not daemon.stop_requested and time.monotonic() < deadline:
+            time.sleep(0.01)  # the signal is taken while the scheduler is not running yet
+        start()
 
-    threading.Thread(target=stop_when_written, daemon=True).start()
-    assert run_daemon(database, output, 0.2) == 0
-    assert f"run failed: database not found: {database}" in caplog.text
-    assert "run failed: RuntimeError: disk on fire" in caplog.text
-    assert output.exists()
-
-
-def test_the_real_daemon_process_writes_then_exits_0_on_sigterm(tmp_path):
-    database = make_database(tmp_path / "prefixes.db")
-    output = tmp_path / "prefixes.json"
-    environment = {
-        **os.environ,
-        "IPAM_DB": str(database),
-        "IPAM_OUTPUT": str(output),
-        "IPAM_INTERVAL_SECONDS": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ipam"],
-        cwd=REPO_ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert wait_for(output.exists), "no output from the daemon"
-        time.sleep(1.5)  # let the schedule fire again
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, stderr
-    assert json.loads(output.read_text())[0]["prefix"] == "10.0.0.0/8"
-    runs = [line for line in stderr.splitlines() if " run: " in line]
-    assert len(runs) >= 2, stderr
-    assert "2 rows, 2 valid, 0 invalid, 1 with a parent" in runs[0]
-    assert "received SIGTERM, stopping" in stderr
-    assert "Traceback" not in stderr
+    monkeypatch.setattr(daemon.scheduler, "start", signalled_first)
+    assert daemon.run("test") == 0
+    assert runs.calls == 0

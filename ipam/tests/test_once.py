@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import ipam.__main__ as ipam_main
 import ipam.store
-from ipam.__main__ import main
+from ipam.__main__ import DEFAULT_HEARTBEAT, main
+from ipam.runs import Settings, perform_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,6 +30,14 @@ def make_database(
             connection.executemany(f"INSERT INTO prefixes VALUES ({marks})", rows)
     connection.close()
     return path
+
+
+def failure(err: str) -> str:
+    """The cause in the one line a failed run logs."""
+    (line,) = err.splitlines()
+    _time, rest = line.split(" ", 1)
+    assert rest.startswith("ERROR ipam: run failed: "), line
+    return rest[len("ERROR ipam: run failed: ") :]
 
 
 def run(database: Path, output: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -130,8 +138,8 @@ def test_invalid_rows_are_kept_with_an_error_and_logged_by_id(tmp_path, capsys, 
         assert isinstance(record["error"], str) and record["error"]
         assert list(record)[-2:] == ["error", "parent_prefix"]
     assert records[1]["prefix"] == "300.1.1.0/24"  # the stored value, untouched
-    assert "invalid prefixes in rows with id 2, 3, 5, 6, 7 and 6 more" in log
-    assert "13 rows, 2 valid, 11 invalid, 1 with a parent" in log
+    assert "run ok: rows=13 valid=2 invalid=11 with_parent=1 written=yes" in log
+    assert " invalid_ids=2,3,5,6,7,+6more" in log
 
 
 def test_same_table_same_bytes_and_an_unchanged_file_is_not_rewritten(tmp_path, capsys, caplog):
@@ -144,7 +152,7 @@ def test_same_table_same_bytes_and_an_unchanged_file_is_not_rewritten(tmp_path, 
     caplog.clear()
     code, _ = run(database, output, capsys)
     assert code == 0
-    assert "output unchanged" in caplog.text
+    assert " written=no " in caplog.text
     assert output.stat().st_mtime == 1_000_000_000
     assert output.read_bytes() == first
     with sqlite3.connect(database) as connection:
@@ -173,7 +181,7 @@ def test_missing_database_is_an_error_and_is_not_created(tmp_path, capsys):
     output.write_text("previous")
     code, err = run(database, output, capsys)
     assert code == 1
-    assert err.strip() == f"ipam: error: database not found: {database}"
+    assert failure(err) == f"database not found: {database}"
     assert not database.exists()
     assert output.read_text() == "previous"
 
@@ -229,7 +237,7 @@ def test_other_read_errors_are_one_clear_line(tmp_path, capsys, monkeypatch):
     code, err = run(database, tmp_path / "out.json", capsys)
     assert code == 1
     assert err.strip().endswith("disk I/O error")
-    assert err.startswith("ipam: error: cannot read table 'prefixes'")
+    assert failure(err).startswith("cannot read table 'prefixes'")
 
 
 def test_a_file_that_is_not_a_database_is_one_clear_line(tmp_path, capsys):
@@ -237,7 +245,7 @@ def test_a_file_that_is_not_a_database_is_one_clear_line(tmp_path, capsys):
     database.write_text("this is not SQLite " * 100)
     code, err = run(database, tmp_path / "out.json", capsys)
     assert code == 1
-    assert err.startswith("ipam: error: cannot read table 'prefixes'")
+    assert failure(err).startswith("cannot read table 'prefixes'")
     assert len(err.strip().splitlines()) == 1
 
 
@@ -265,7 +273,7 @@ def test_unwritable_output_is_an_error_and_leaves_nothing_behind(tmp_path, capsy
         output.mkdir()
     code, err = run(database, output, capsys)
     assert code == 1
-    assert err.startswith("ipam: error: cannot ")
+    assert failure(err).startswith("cannot ")
     assert str(output) in err
     assert len(err.strip().splitlines()) == 1
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
@@ -301,7 +309,7 @@ def test_environment_variables_are_the_defaults(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(output.read_text())[1]["parent_prefix"] == "10.0.0.0/8"
-    assert "2 rows, 2 valid, 0 invalid, 1 with a parent; output written" in completed.stderr
+    assert "run ok: rows=2 valid=2 invalid=0 with_parent=1 written=yes" in completed.stderr
 
 
 def test_defaults_are_relative_to_the_working_directory(tmp_path, monkeypatch, capsys):
@@ -325,18 +333,24 @@ def test_help_documents_every_option(capsys):
     assert "IPAM_INTERVAL_SECONDS" in text
 
 
-@pytest.mark.parametrize("interval", ["0", "-5", "soon", "nan", "inf"])
+@pytest.mark.parametrize("interval", ["0", "-5", "soon", "nan", "inf", "7.5"])
 def test_bad_interval_is_refused(interval, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--interval-seconds", interval])
     assert exit_info.value.code == 2
-    assert "not a positive number of seconds" in capsys.readouterr().err
+    assert "must be a whole number of seconds above 0" in capsys.readouterr().err
 
 
 def test_without_once_the_daemon_gets_the_flags_and_environment(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(ipam_main, "run_daemon", lambda *arguments: calls.append(arguments) or 0)
-    monkeypatch.setenv("IPAM_INTERVAL_SECONDS", "7.5")
+    monkeypatch.setattr("ipam.daemon.run_daemon", lambda *arguments: calls.append(arguments) or 0)
+    monkeypatch.setenv("IPAM_INTERVAL_SECONDS", "7")
     monkeypatch.setenv("IPAM_OUTPUT", str(tmp_path / "env.json"))
+    monkeypatch.delenv("IPAM_HEARTBEAT", raising=False)
     assert main(["--db", str(tmp_path / "flag.db")]) == 0
-    assert calls == [(tmp_path / "flag.db", tmp_path / "env.json", 7.5)]
+    ((perform, interval, heartbeat, description),) = calls
+    expected = Settings(tmp_path / "flag.db", tmp_path / "env.json", Path(DEFAULT_HEARTBEAT), 7)
+    assert perform.func is perform_run
+    assert perform.args == (expected,)
+    assert (interval, heartbeat) == (7, Path(DEFAULT_HEARTBEAT))
+    assert description == f"{tmp_path / 'flag.db'} -> {tmp_path / 'env.json'}"

@@ -1,0 +1,116 @@
+"""How a run is reported: the one log line and the heartbeat file healthcheck.sh reads.
+
+The same file, byte for byte, in collector/tests/ and ipam/tests/, like the module it tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from ..reporting import (
+    STATUS_BUSY,
+    STATUS_FAILED,
+    STATUS_OK,
+    RunOutcome,
+    format_heartbeat,
+    parse_heartbeat,
+    report,
+)
+
+OK = RunOutcome(STATUS_OK, {"rows": "5", "duration": "0.01s"})
+FAILED = RunOutcome(STATUS_FAILED, error="database not found: x.db")
+BUSY = RunOutcome(STATUS_BUSY, error="another run holds the lock")
+
+
+def read(heartbeat: Path) -> dict[str, str]:
+    return parse_heartbeat(heartbeat.read_text(encoding="ascii"))
+
+
+def test_the_heartbeat_is_key_value_lines_that_sh_can_read() -> None:
+    outcome = RunOutcome(STATUS_FAILED, {"rows": "3"}, error="bad\nthing = here")
+    text = format_heartbeat(outcome, 1700000000, None, 300, None)
+    assert text.endswith("\n")
+    assert all("=" in line for line in text.splitlines())
+    pairs = parse_heartbeat(text)
+    assert pairs["status"] == "failed"
+    assert pairs["last_attempt_epoch"] == "1700000000"
+    assert pairs["last_attempt"] == "2023-11-14T22:13:20Z"
+    assert pairs["last_success_epoch"] == ""
+    assert pairs["interval_seconds"] == "300"
+    assert pairs["error"] == "bad thing = here"  # one line, whatever the message
+    assert pairs["rows"] == "3"
+
+
+def test_a_success_logs_its_figures_and_the_next_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    next_run = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    report(OK, tmp_path / "hb", 300, next_run)
+    assert caplog.messages == ["run ok: rows=5 duration=0.01s next_run=2030-01-02T03:04:05Z"]
+    beat = read(tmp_path / "hb")
+    assert (beat["status"], beat["rows"], beat["next_attempt"]) == (
+        "ok",
+        "5",
+        "2030-01-02T03:04:05Z",
+    )
+    assert beat["last_success_epoch"] == beat["last_attempt_epoch"]
+
+
+def test_a_failure_says_when_the_retry_is_and_keeps_the_last_success(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    heartbeat = tmp_path / "hb"
+    report(OK, heartbeat, 300)
+    success = read(heartbeat)["last_success_epoch"]
+    retry = datetime.now(timezone.utc) + timedelta(seconds=10)
+    caplog.clear()
+    report(FAILED, heartbeat, 300, retry)
+    (line,) = caplog.records
+    assert line.levelno == logging.ERROR
+    assert line.getMessage().startswith("run failed: database not found: x.db; retry at ")
+    assert line.getMessage().endswith(("(in 10s)", "(in 9s)"))
+    assert "Traceback" not in caplog.text
+    beat = read(heartbeat)
+    assert (beat["status"], beat["error"]) == ("failed", "database not found: x.db")
+    assert beat["last_success_epoch"] == success
+    assert "rows" not in beat
+
+
+def test_a_manual_run_logs_only_its_outcome(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    report(FAILED, None, 300)
+    assert caplog.messages == ["run failed: database not found: x.db"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_busy_run_says_so_and_leaves_the_heartbeat_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    heartbeat = tmp_path / "hb"
+    report(OK, heartbeat, 300)
+    before = heartbeat.read_bytes()
+    caplog.clear()
+    report(BUSY, heartbeat, 300)
+    assert caplog.messages == ["run skipped: another run holds the lock"]
+    assert heartbeat.read_bytes() == before
+
+
+def test_a_heartbeat_that_cannot_be_written_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    report(OK, tmp_path / "no such directory" / "hb", 300)
+    assert "could not write the heartbeat" in caplog.messages[-1]
+
+
+def test_a_heartbeat_that_cannot_be_read_has_no_last_success(tmp_path: Path) -> None:
+    heartbeat = tmp_path / "hb"
+    heartbeat.write_bytes(b"last_success_epoch=\xff\n")
+    report(FAILED, heartbeat, 300)
+    assert read(heartbeat)["last_success_epoch"] == ""
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["hb"]  # no temp file left

@@ -1,0 +1,162 @@
+"""How a run is reported, the same in both services: one log line and a heartbeat file.
+
+This file is the same, byte for byte, in collector/ and ipam/: each container mounts only its own
+folder, so the copy is forced; tests/test_repository.py keeps the two equal.
+
+The heartbeat is what ``healthcheck.sh`` reads with plain ``sh``: one ``key=value`` per line,
+ASCII, no quoting, no value with a newline. It is replaced atomically (temp file beside it, then
+``os.replace``), so the check never reads half a file. Times are whole seconds since the epoch
+(``*_epoch``, what the script compares) and the same instant in ISO 8601 UTC, for people.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+STATUS_BUSY = "busy"  # another run held the lock: this one did nothing and reports nothing
+
+LOG_FORMAT = "%(asctime)sZ %(levelname)s %(name)s: %(message)s"
+
+log = logging.getLogger(__package__)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one run did: its status and, for the log line and the heartbeat, figures or error."""
+
+    status: str
+    details: dict[str, str] = field(default_factory=dict)  # in log order: rows=5 duration=0.01s
+    error: str = ""  # one line, for a failed or busy run
+
+    def summary(self) -> str:
+        return " ".join(f"{key}={value}" for key, value in self.details.items())
+
+
+def configure_logging() -> None:
+    """One format for every line both services print: UTC time, level, service, message.
+
+    Set on this service's logger and APScheduler's, not on the root logger, so that the rest of
+    the process (a test runner, say) keeps its own logging.
+    """
+    formatter = logging.Formatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime  # this formatter only
+    for name, level in ((__package__, logging.INFO), ("apscheduler", logging.WARNING)):
+        logger = logging.getLogger(name)
+        for old in [handler for handler in logger.handlers if handler.get_name() == _HANDLER]:
+            logger.removeHandler(old)  # configured again: one line per record all the same
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name(_HANDLER)
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+
+
+_HANDLER = "service-log-line"
+
+
+def iso_utc(moment: datetime | int | None) -> str:
+    if moment is None:
+        return ""
+    if isinstance(moment, int):
+        moment = datetime.fromtimestamp(moment, tz=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def report(
+    outcome: RunOutcome,
+    heartbeat: Path | None,
+    interval_seconds: int,
+    next_attempt: datetime | None = None,
+) -> None:
+    """Log the run's one line and, when a heartbeat file is named, rewrite it.
+
+    ``next_attempt`` is when the daemon runs next (a retry, after a failure); None for ``--once``.
+    A busy run leaves the heartbeat alone: the run holding the lock writes it, and a "busy" there
+    would turn a healthy service unhealthy only because someone ran ``--once`` beside it.
+    """
+    if outcome.status == STATUS_BUSY:
+        log.warning("run skipped: %s", outcome.error)
+        return
+    when = f" next_run={iso_utc(next_attempt)}" if next_attempt else ""
+    if outcome.status == STATUS_OK:
+        log.info("run ok: %s%s", outcome.summary(), when)
+    elif next_attempt:
+        seconds = max(0, round((next_attempt - datetime.now(timezone.utc)).total_seconds()))
+        log.error(
+            "run failed: %s; retry at %s (in %ds)", outcome.error, iso_utc(next_attempt), seconds
+        )
+    else:
+        log.error("run failed: %s", outcome.error)
+    if heartbeat is None:
+        return
+    try:
+        write_heartbeat(heartbeat, outcome, interval_seconds, next_attempt)
+    except OSError as failure:
+        log.error("could not write the heartbeat %s: %s", heartbeat, failure)
+
+
+def format_heartbeat(
+    outcome: RunOutcome,
+    attempt_epoch: int,
+    last_success_epoch: int | None,
+    interval_seconds: int,
+    next_attempt: datetime | None,
+) -> str:
+    fields = {
+        "status": outcome.status,
+        "last_attempt_epoch": str(attempt_epoch),
+        "last_attempt": iso_utc(attempt_epoch),
+        "last_success_epoch": "" if last_success_epoch is None else str(last_success_epoch),
+        "last_success": iso_utc(last_success_epoch),
+        "interval_seconds": str(interval_seconds),
+        "next_attempt": iso_utc(next_attempt),
+        "error": outcome.error,
+        **outcome.details,
+    }
+    return "".join(f"{key}={' '.join(str(value).split())}\n" for key, value in fields.items())
+
+
+def parse_heartbeat(text: str) -> dict[str, str]:
+    """The key=value pairs of a heartbeat (lines without ``=`` are ignored)."""
+    pairs: dict[str, str] = {}
+    for line in text.splitlines():
+        key, separator, value = line.partition("=")
+        if separator:
+            pairs[key] = value
+    return pairs
+
+
+def previous_success(path: Path) -> int | None:
+    """The last success an existing heartbeat records, so that a failed run keeps it."""
+    try:
+        value = parse_heartbeat(path.read_text(encoding="ascii")).get("last_success_epoch", "")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(value) if value.isdigit() else None
+
+
+def write_heartbeat(
+    path: Path, outcome: RunOutcome, interval_seconds: int, next_attempt: datetime | None = None
+) -> None:
+    """Replace the heartbeat atomically: readers see the previous file or this one."""
+    now = int(time.time())
+    success = now if outcome.status == STATUS_OK else previous_success(path)
+    text = format_heartbeat(outcome, now, success, interval_seconds, next_attempt)
+    descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(descriptor, 0o644)
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(text.encode("ascii", "replace"))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,158 @@
+"""The real healthcheck.sh, run with ``sh``, against crafted heartbeat files for every outcome.
+
+The same file, byte for byte, in collector/tests/ and ipam/tests/, like the script it tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from ..reporting import RunOutcome, format_heartbeat
+
+SCRIPT = Path(__file__).resolve().parents[1] / "healthcheck.sh"
+NOBODY = 65534
+
+
+def check(heartbeat: Path, *, as_nobody: bool = False, **env: str) -> tuple[int, str]:
+    command = ["sh", str(SCRIPT), str(heartbeat)]
+    if as_nobody and os.geteuid() == 0:  # root reads any file: look as another user
+        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+    completed = subprocess.run(
+        command,
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    assert completed.stderr == ""
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 1, completed.stdout  # Docker keeps this one line in the health log
+    return completed.returncode, lines[0]
+
+
+def beat(
+    path: Path,
+    *,
+    status: str = "ok",
+    success_age: int | None = 10,
+    attempt_age: int = 5,
+    interval: int = 300,
+) -> Path:
+    now = int(time.time())
+    error = "" if status == "ok" else "database not found: /x\nsecond line"
+    outcome = RunOutcome(status, {"rows": "3", "duration": "0.01s"}, error)
+    success = None if success_age is None else now - success_age
+    path.write_text(format_heartbeat(outcome, now - attempt_age, success, interval, None))
+    return path
+
+
+def test_a_fresh_successful_run_is_healthy(tmp_path: Path) -> None:
+    code, line = check(beat(tmp_path / "hb"))
+    assert code == 0
+    assert line.startswith("healthy: last success 1")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"status": "failed"}, "did not succeed: status=failed database not found: /x second"),
+        ({"status": "anything"}, "did not succeed: status=anything"),
+        ({"status": "failed", "success_age": None}, "did not succeed"),
+        ({"success_age": 371}, "last success was 371s ago, more than 360s"),
+        ({"success_age": -30}, "last success is in the future"),
+        ({"attempt_age": -30}, "last attempt is in the future"),
+        ({"success_age": None}, "malformed: last_success_epoch=''"),
+    ],
+)
+def test_unhealthy_outcomes(tmp_path: Path, kwargs: dict[str, object], reason: str) -> None:
+    code, line = check(beat(tmp_path / "hb", **kwargs))  # type: ignore[arg-type]
+    assert code == 1
+    assert line.startswith("unhealthy: ")
+    assert reason in line
+
+
+def test_the_limit_is_interval_plus_grace(tmp_path: Path) -> None:
+    # A few seconds of slack on both sides so a slow test machine cannot flip the outcome.
+    assert check(beat(tmp_path / "hb", success_age=55, interval=5))[0] == 0
+    assert check(beat(tmp_path / "hb", success_age=75, interval=5))[0] == 1
+    generous = {"HEALTHCHECK_GRACE_SECONDS": "100"}
+    assert check(beat(tmp_path / "hb", success_age=75, interval=5), **generous)[0] == 0
+    for grace in ("1m", "060"):
+        code, line = check(beat(tmp_path / "hb"), HEALTHCHECK_GRACE_SECONDS=grace)
+        assert code == 1 and "not a whole number" in line
+
+
+def test_a_missing_heartbeat_is_unhealthy(tmp_path: Path) -> None:
+    code, line = check(tmp_path / "absent")
+    assert code == 1
+    assert "no heartbeat at" in line
+
+
+def test_an_unreadable_heartbeat_is_unhealthy(tmp_path: Path) -> None:
+    directory = tmp_path / "hb"
+    directory.mkdir()
+    code, line = check(directory)
+    assert code == 1
+    assert "not a readable file" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="root reads any file")
+def test_a_heartbeat_without_read_permission_is_unhealthy() -> None:
+    # Outside pytest's tmp_path, whose parents only root may enter.
+    with tempfile.TemporaryDirectory() as directory:
+        Path(directory).chmod(0o755)
+        path = beat(Path(directory) / "hb")
+        path.chmod(0)
+        code, line = check(path, as_nobody=True)
+    assert code == 1
+    assert "not a readable file" in line
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "garbage\n",
+        "status=ok\n",
+        "status=ok\nlast_attempt_epoch=12x\nlast_success_epoch=1\ninterval_seconds=300\n",
+        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=-5\n",
+        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1 \ninterval_seconds=300\n",
+        # sh arithmetic would read 0300 as octal (192) and fail on 09 with exit status 2.
+        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=0300\n",
+        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=09\n",
+        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=1234567890123456789\n",
+    ],
+)
+def test_a_malformed_heartbeat_is_unhealthy(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "hb"
+    path.write_text(content)
+    code, line = check(path)
+    assert code == 1
+    assert "malformed" in line
+
+
+def test_a_hand_written_heartbeat_without_final_newline_is_read(tmp_path: Path) -> None:
+    now = int(time.time())
+    path = tmp_path / "hb"
+    path.write_text(
+        f"status=ok\nlast_attempt_epoch={now}\ninterval_seconds=300\nlast_success_epoch={now}"
+    )
+    assert check(path)[0] == 0
+
+
+def test_no_heartbeat_argument_is_a_usage_error() -> None:
+    completed = subprocess.run(
+        ["sh", str(SCRIPT)], capture_output=True, text=True, timeout=10, check=False
+    )
+    assert (completed.returncode, completed.stdout) == (
+        1,
+        "unhealthy: usage: healthcheck.sh HEARTBEAT_FILE\n",
+    )
