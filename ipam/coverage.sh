@@ -9,6 +9,12 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)   # .../ipam
+
+# `docker compose exec` starts as root: go on as the owner of ipam/ (with no capabilities), so
+# that coverage_results belongs to whoever owns the checkout.
+if [ "$(id -u)" = 0 ] && [ "$(stat -c %u "$here")" != 0 ]; then
+    exec env APP_UID= APP_GID= sh "$here/run-as-owner.sh" "$here" sh "$here/coverage.sh" "$@"
+fi
 cd "$here/.."                         # the repository root, or /app: `python -m ipam` works here
 
 python=${PYTHON:-python}
