@@ -20,17 +20,10 @@ from typing import BinaryIO, TypeVar
 from collector.csvfile import CsvScan, EncodedBatch, Key, encode_batch, encode_header
 from collector.diff import Comparison, Written
 from collector.errors import OutputDirectoryError
-from collector.files import atomic_writer, remove_stale_temp_files
+from collector.files import FileIdentity, atomic_writer, remove_stale_temp_files
 from collector.lock import run_lock
 from collector.source import BATCH_ROWS, TableReader, TableShape
-from collector.state import (
-    FileIdentity,
-    RunState,
-    file_sha256,
-    load_summary,
-    load_written,
-    save_state,
-)
+from collector.state import RunState, load_summary, load_written, save_state
 
 CUSTOMERS_CSV = "customers.csv"
 SNAPSHOT_CSV = "customers_snapshot.csv"
@@ -91,19 +84,27 @@ def run_export(database: Path, output_directory: Path) -> RunResult:
 
 
 def _nothing_changed(previous: RunState, table: TableReader, paths: OutputPaths) -> bool:
-    """True when the database file and both CSVs are exactly as the last successful run left them.
+    """True when the database and both CSVs are as the last successful run left them.
 
-    The database test is a SHA-256 of the whole file under SQLite's shared lock, so it is never
-    weaker than reading the rows: identical bytes hold identical rows. It is skipped (full run) in
-    WAL mode, when the state is missing or of another version, or when either CSV was touched.
+    The database is unchanged when SQLite's change counter and the file's identity are the
+    recorded ones (see DatabaseVersion), read under SQLite's shared lock; never in WAL mode. The
+    CSVs are unchanged when their identities are the recorded ones (see state.py).
     """
     return (
-        table.content_digest is not None
-        and previous.database_sha256 == table.content_digest
-        and previous.header == table.shape.header
-        and previous.key_positions == table.shape.key_positions
+        table.version is not None
+        and previous.database == table.version
+        and _describes(previous, table.shape, paths)
         and FileIdentity.of(paths.snapshot) == previous.snapshot
-        and previous.describes_customers_csv(paths.customers)
+    )
+
+
+def _describes(previous: RunState | None, shape: TableShape, paths: OutputPaths) -> bool:
+    """True when the state describes this very customers.csv, written with these columns and key."""
+    return (
+        previous is not None
+        and previous.header == shape.header
+        and previous.key_positions == shape.key_positions
+        and FileIdentity.of(paths.customers) == previous.customers_csv
     )
 
 
@@ -143,16 +144,12 @@ def _written(
 ) -> tuple[Written, int]:
     """What customers.csv holds, and where its last complete record ends.
 
-    From the state only when the state describes this very file (identity and SHA-256) and the
-    same columns and key; otherwise read from the file as CSV records (its header checked, a torn
+    From the state only when the state describes this very file and the same columns and key;
+    otherwise read from the file as CSV records (its header checked, a torn
     tail found), each re-encoded so that its key and fingerprint are the ones the table gives.
     """
-    if (
-        previous is not None
-        and previous.header == shape.header
-        and previous.key_positions == shape.key_positions
-        and previous.describes_customers_csv(paths.customers)
-    ):
+    if _describes(previous, shape, paths):
+        assert previous is not None
         written = load_written(paths.state)
         if written is not None:
             return written, previous.customers_csv.size
@@ -234,11 +231,10 @@ def _save_state(
 ) -> RunResult:
     """Record what the files now hold, for the next run; the result of this one."""
     state = RunState(
-        database_sha256=table.content_digest,
+        database=table.version,
         header=table.shape.header,
         key_positions=table.shape.key_positions,
         customers_csv=_identity(paths.customers),
-        customers_csv_sha256=file_sha256(paths.customers),
         snapshot=_identity(paths.snapshot),
         rows=comparison.rows,
         changed=comparison.changed,

@@ -11,8 +11,35 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """Which file this is and when it last changed: device, inode, size, mtime in nanoseconds.
+
+    Every write through the file system moves the mtime (and every append the size); replacing the
+    file changes the inode. Only an edit that keeps the size and sets the mtime back on purpose, or
+    lands within the same tick of the kernel's file clock (a few milliseconds), goes unseen.
+    """
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of_status(cls, status: os.stat_result) -> FileIdentity:
+        return cls(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+    @classmethod
+    def of(cls, path: Path) -> FileIdentity | None:
+        try:
+            return cls.of_status(path.stat())
+        except FileNotFoundError:
+            return None
 
 
 def fsync_directory(directory: Path) -> None:

@@ -2,13 +2,12 @@
 
 The database is opened with ``mode=ro`` so a mistyped path fails instead of creating an empty
 database, and with a busy timeout so a writer in the middle of a commit delays the run rather than
-failing it. Everything a run learns about the table (columns, key, content digest, rows) comes from
-the same read transaction, so it all describes one state of the database.
+failing it. Everything a run learns about the table (columns, key, version, rows) comes from the
+same read transaction, so it all describes one state of the database.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -18,16 +17,32 @@ from types import TracebackType
 from urllib.parse import quote
 
 from collector.errors import DatabaseNotFoundError, SchemaError, UnreadableDatabaseError
+from collector.files import FileIdentity
 
 TABLE = "customers"
 RENAMED_COLUMNS = {"job": "occupation"}
 BUSY_TIMEOUT_SECONDS = 30.0
 BATCH_ROWS = 5000
 
-# Bytes 18 and 19 of a SQLite header are the file format write/read versions: 2 means WAL mode.
+# In a SQLite file header, bytes 18 and 19 are the write/read format versions (2 means WAL mode)
+# and bytes 24-27 the file change counter.
 _HEADER_SIZE = 100
 _WAL_FORMAT = 2
-_DIGEST_CHUNK = 1 << 20
+_CHANGE_COUNTER = slice(24, 28)
+
+
+@dataclass(frozen=True)
+class DatabaseVersion:
+    """What says the database file has not changed: its change counter and its identity.
+
+    Outside WAL mode SQLite adds one to the change counter whenever it unlocks the file after
+    modifying it: every committed write transaction moves it, and SQLite's own readers rely on it to
+    know their page cache is stale. The identity (inode, size, mtime) catches the file being
+    replaced or written by something other than SQLite.
+    """
+
+    change_counter: int
+    file: FileIdentity
 
 
 @dataclass(frozen=True)
@@ -76,10 +91,9 @@ def select_in_key_order(shape: TableShape) -> str:
 class TableReader:
     """One read transaction on the database; use as a context manager.
 
-    ``content_digest`` is the SHA-256 of the database file taken while the transaction holds
-    SQLite's shared lock, so no commit can change the file between the digest and the rows read.
-    It is None in WAL mode, where committed rows may live in the -wal file: the digest of the main
-    file would then say nothing about the table, and callers must compare the rows themselves.
+    ``version`` is read while the transaction holds SQLite's shared lock, so no commit can come
+    between it and the rows read. It is None in WAL mode, where commits go to the -wal file and
+    need not move the counter: callers must then compare the rows themselves.
     """
 
     def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
@@ -88,7 +102,7 @@ class TableReader:
         self._connection: sqlite3.Connection | None = None
         self._file: int | None = None
         self.shape = TableShape((), ())
-        self.content_digest: str | None = None
+        self.version: DatabaseVersion | None = None
 
     def __enter__(self) -> TableReader:
         uri = f"file:{quote(str(self.path))}?mode=ro"
@@ -108,25 +122,21 @@ class TableReader:
             raise UnreadableDatabaseError(f"cannot read database {self.path}: {error}") from error
         try:
             self.shape = shape_from_table_info(info)
-            self.content_digest = self._digest_unless_wal()
+            self.version = self._version_unless_wal()
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
-    def _digest_unless_wal(self) -> str | None:
+    def _version_unless_wal(self) -> DatabaseVersion | None:
         # POSIX record locks belong to the process: closing ANY descriptor of the database file
         # would drop SQLite's shared lock. This descriptor is closed only after the transaction.
         self._file = os.open(self.path, os.O_RDONLY)
         header = os.pread(self._file, _HEADER_SIZE, 0)
         if _WAL_FORMAT in header[18:20]:
             return None
-        digest = hashlib.sha256()
-        offset = 0
-        while chunk := os.pread(self._file, _DIGEST_CHUNK, offset):
-            digest.update(chunk)
-            offset += len(chunk)
-        return digest.hexdigest()
+        counter = int.from_bytes(header[_CHANGE_COUNTER], "big")
+        return DatabaseVersion(counter, FileIdentity.of_status(os.fstat(self._file)))
 
     def batches(self, size: int = BATCH_ROWS) -> Iterator[list[tuple[object, ...]]]:
         """Every row of the table in key order, ``size`` rows at a time (memory stays flat).

@@ -253,21 +253,37 @@ def test_wal_mode_is_compared_in_full_every_run(tmp_path: Path, out: Path) -> No
     writer.close()
 
 
+@pytest.mark.parametrize("same_size", [True, False])
 def test_the_state_is_not_trusted_when_the_csv_changed_behind_its_back(
-    tmp_path: Path, out: Path
+    tmp_path: Path, out: Path, same_size: bool
 ) -> None:
-    """Same size, same mtime, other content: the digest catches it; rows are read from the file."""
+    """An edit moves the mtime (or the size): the rows are read from the file, not the state."""
     db = make_database(tmp_path / "c.db", generated_rows(1, 4))
     run_export(db, out)
     path = out / CUSTOMERS_CSV
     status = path.stat()
-    data = path.read_bytes()
-    path.write_bytes(data.replace(b"\r\n3,", b"\r\n9,"))  # the file now claims id 9, not 3
-    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+    edit = b"\r\n9," if same_size else b"\r\n99,"
+    path.write_bytes(path.read_bytes().replace(b"\r\n3,", edit))  # the file now claims 9, not 3
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 1))
     execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
     result = run_export(db, out)
     assert result.appended == 2  # 3 and 50: what the file holds decides, not the state
-    assert [r[0] for r in read_records(path)[1:]] == ["1", "2", "9", "3", "50"]
+    assert [r[0] for r in read_records(path)[1:]] == ["1", "2", edit[2:-1].decode(), "3", "50"]
+
+
+def test_any_commit_to_the_database_is_seen_even_with_size_and_mtime_kept(
+    tmp_path: Path, out: Path
+) -> None:
+    """SQLite's change counter moves with every commit: the database identity alone is not it."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 4))
+    run_export(db, out)
+    status = db.stat()
+    execute(db, "UPDATE customers SET name = 'Name X' WHERE id = 2")  # same size, one page
+    os.utime(db, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert db.stat().st_size == status.st_size
+    result = run_export(db, out)
+    assert (result.unchanged_table, result.changed) == (False, 1)
+    assert run_export(db, out).unchanged_table
 
 
 def test_an_unchanged_database_with_a_deleted_snapshot_rewrites_it(

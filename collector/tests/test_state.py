@@ -8,14 +8,15 @@ import pytest
 
 from collector.csvfile import Key
 from collector.diff import Written
-from collector.state import FileIdentity, RunState, load_summary, load_written, save_state
+from collector.files import FileIdentity
+from collector.source import DatabaseVersion
+from collector.state import RunState, load_summary, load_written, save_state
 
 SUMMARY = RunState(
-    database_sha256=None,
+    database=DatabaseVersion(41, FileIdentity(9, 10, 11, 12)),
     header=("id", "occupation"),
     key_positions=(0,),
     customers_csv=FileIdentity(1, 2, 3, 4),
-    customers_csv_sha256="ab" * 32,
     snapshot=FileIdentity(5, 6, 7, 8),
     rows=3,
     changed=1,
@@ -51,7 +52,8 @@ def test_keys_and_fingerprints_round_trip(tmp_path: Path, keys: list[Key]) -> No
         b"",
         b"not json\n",
         b'{"version": 0}\n',
-        b'{"version": 2}\n',
+        b'{"version": 2}\n',  # the SHA-256 state of earlier versions
+        b'{"version": 3}\n',
         b"[1, 2]\n",  # valid JSON, not an object
         b'"text"\n',
     ],
