@@ -9,8 +9,8 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from itertools import islice
-from operator import itemgetter, lt
+from itertools import compress, islice
+from operator import itemgetter, lt, ne
 from typing import Union
 
 from collector.csvfile import EncodedBatch, Key
@@ -127,17 +127,18 @@ class Comparison:
             self.new_keys += keys
             self.new_fingerprints += array("I", fingerprints)
             return list(range(len(keys)))
-        stored, seen, new = self.written.fingerprints, self.seen, []
-        for index, (position, fingerprint) in enumerate(
-            zip(self.written.lookup(keys), fingerprints)
-        ):
-            if position is None:
-                new.append(index)
-                self.new_keys.append(keys[index])
-                self.new_fingerprints.append(fingerprint)
-            else:
-                seen[position] = 1
-                self.changed += stored[position] != fingerprint
+        positions = self.written.lookup(keys)
+        new = [index for index, position in enumerate(positions) if position is None]
+        if new:
+            self.new_keys += [keys[index] for index in new]
+            self.new_fingerprints += array("I", [fingerprints[index] for index in new])
+            found = [position is not None for position in positions]
+            positions = list(compress(positions, found))
+            fingerprints = list(compress(fingerprints, found))
+        stored, seen = self.written.fingerprints, self.seen
+        self.changed += sum(map(ne, map(stored.__getitem__, positions), fingerprints))  # type: ignore[arg-type]
+        for position in positions:
+            seen[position] = 1
         return new
 
     def deleted(self) -> int:
