@@ -1,4 +1,4 @@
-"""The real processes: ``python -m collector --once``, the daemon, and a run killed mid-append."""
+"""The command line and the real processes: `--once`, the daemon, and a run killed halfway."""
 
 from __future__ import annotations
 
