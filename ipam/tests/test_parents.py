@@ -1,4 +1,4 @@
-"""The parent semantics of issue 3, line by line, and a property test against a brute force."""
+"""What "parent prefix" means, rule by rule, and a property test against a brute force."""
 
 from __future__ import annotations
 

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from ipam.runs import Settings, perform_run, some_ids
-
-
-def make_database(path: Path, prefixes: list[str]) -> Path:
-    with sqlite3.connect(path) as connection:
-        connection.execute("CREATE TABLE prefixes (id INTEGER PRIMARY KEY, prefix TEXT)")
-        connection.executemany("INSERT INTO prefixes (prefix) VALUES (?)", [(p,) for p in prefixes])
-    connection.close()
-    return path
+from ipam.tests.helpers import make_database
 
 
 def test_a_successful_run_reports_its_figures(tmp_path: Path) -> None:
-    database = make_database(tmp_path / "p.db", ["10.0.0.0/8", "10.1.0.0/16", "bad"])
+    database = make_database(tmp_path / "p.db", [(1, "10.0.0.0/8"), (2, "10.1.0.0/16"), (3, "bad")])
     settings = Settings(database, tmp_path / "p.json", None, 300)
     outcome = perform_run(settings)
     assert outcome.status == "ok"

@@ -1,0 +1,72 @@
+"""Writing prefixes.json: atomically, mode 0644, and not at all when the bytes would not change."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from ipam.errors import IpamError
+from ipam.output import write_if_changed
+
+
+def test_a_new_file_is_written_with_mode_0644_and_no_temp_file_left(tmp_path: Path) -> None:
+    target = tmp_path / "prefixes.json"
+    assert write_if_changed(target, b"[]\n") is True
+    assert target.read_bytes() == b"[]\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert [path.name for path in tmp_path.iterdir()] == ["prefixes.json"]
+
+
+def test_the_same_bytes_leave_the_file_alone_and_its_mtime_kept(tmp_path: Path) -> None:
+    target = tmp_path / "prefixes.json"
+    write_if_changed(target, b"[1]\n")
+    os.utime(target, (1_000_000_000, 1_000_000_000))
+    assert write_if_changed(target, b"[1]\n") is False
+    assert target.stat().st_mtime == 1_000_000_000
+    assert write_if_changed(target, b"[1, 2]\n") is True
+    assert target.stat().st_mtime != 1_000_000_000
+
+
+def test_a_file_of_the_same_size_but_other_content_is_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "prefixes.json"
+    target.write_bytes(b"x" * 4)
+    assert write_if_changed(target, b"[1]\n") is True
+    assert target.read_bytes() == b"[1]\n"
+
+
+@pytest.mark.parametrize(
+    "where", ["missing-directory", "parent-is-a-file", "target-is-a-directory"]
+)
+def test_an_unwritable_target_is_an_error_naming_it_and_leaves_nothing_behind(
+    tmp_path: Path, where: str
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    target = {
+        "missing-directory": tmp_path / "missing" / "prefixes.json",
+        "parent-is-a-file": blocker / "prefixes.json",
+        "target-is-a-directory": tmp_path / "a-directory",
+    }[where]
+    if where == "target-is-a-directory":
+        target.mkdir()
+    with pytest.raises(IpamError, match=r"^cannot ") as raised:
+        write_if_changed(target, b"[]\n")
+    assert str(target) in str(raised.value)
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+    if where == "target-is-a-directory":
+        assert list(target.iterdir()) == []
+
+
+def test_a_failed_replace_removes_the_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(source: object, target: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(IpamError, match="Permission denied"):
+        write_if_changed(tmp_path / "prefixes.json", b"[]\n")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,108 @@
+"""One run: database -> closest parents -> prefixes.json, and the summary of what it did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ipam.errors import IpamError
+from ipam.service import run_once
+from ipam.tests.helpers import add_row, make_database
+
+
+def test_the_exercises_five_siblings_are_all_kept_and_none_has_a_parent(tmp_path: Path) -> None:
+    rows = [(row_id, f"10.10.{row_id}.0/24") for row_id in range(1, 6)]
+    output = tmp_path / "prefixes.json"
+    summary = run_once(make_database(tmp_path / "prefixes.db", rows), output)
+    assert json.loads(output.read_text()) == [
+        {"id": row_id, "prefix": prefix, "parent_prefix": None} for row_id, prefix in rows
+    ]
+    assert (summary.rows, summary.valid, summary.invalid_ids) == (5, 5, [])
+    assert (summary.with_parent, summary.written) == (0, True)
+
+
+def test_every_column_is_kept_in_id_order_and_parent_prefix_comes_last(tmp_path: Path) -> None:
+    database = make_database(
+        tmp_path / "prefixes.db",
+        [
+            (3, " 10.1.2.3/24", "office", b"\x01\xff"),
+            (1, "10.0.0.0/8", 'héllo, "quoted"\nline', None),
+            (2, "2001:DB8::/32", "v6", None),
+            (4, "2001:db8:1::/48", "v6 child", None),
+        ],
+        schema="id INTEGER PRIMARY KEY, prefix TEXT, site TEXT, data BLOB",
+    )
+    output = tmp_path / "prefixes.json"
+    run_once(database, output)
+    records = json.loads(output.read_text())
+    assert [list(record) for record in records] == [
+        ["id", "prefix", "site", "data", "parent_prefix"]
+    ] * 4
+    assert records == [
+        {"id": 1, "prefix": "10.0.0.0/8", "site": 'héllo, "quoted"\nline', "data": None,
+         "parent_prefix": None},
+        {"id": 2, "prefix": "2001:DB8::/32", "site": "v6", "data": None, "parent_prefix": None},
+        {"id": 3, "prefix": " 10.1.2.3/24", "site": "office", "data": "01ff",
+         "parent_prefix": "10.0.0.0/8"},
+        {"id": 4, "prefix": "2001:db8:1::/48", "site": "v6 child", "data": None,
+         "parent_prefix": "2001:db8::/32"},
+    ]  # fmt: skip
+    output.read_bytes().decode("ascii")  # ASCII only: non-ASCII text is escaped
+
+
+def test_invalid_rows_are_kept_with_an_error_and_their_ids_returned(tmp_path: Path) -> None:
+    rows = [(1, "10.0.0.0/8"), (2, "300.1.1.0/24"), (3, None), (4, "10.1.0.0/16"), (5, "")]
+    rows += [(row_id, "not-a-prefix") for row_id in range(6, 14)]
+    output = tmp_path / "prefixes.json"
+    summary = run_once(make_database(tmp_path / "prefixes.db", rows), output)
+    assert (summary.rows, summary.valid, summary.with_parent) == (13, 2, 1)
+    assert summary.invalid_ids == [2, 3, 5, *range(6, 14)]
+    records = json.loads(output.read_text())
+    assert [record["id"] for record in records] == list(range(1, 14))
+    assert "error" not in records[0] and "error" not in records[3]
+    assert records[3]["parent_prefix"] == "10.0.0.0/8"
+    for record in records[1:3] + records[4:]:
+        assert record["parent_prefix"] is None
+        assert isinstance(record["error"], str) and record["error"]
+        assert list(record)[-2:] == ["error", "parent_prefix"]
+    assert records[1]["prefix"] == "300.1.1.0/24"  # the stored value, untouched
+
+
+def test_text_that_is_not_utf8_becomes_an_invalid_row_not_a_failed_run(tmp_path: Path) -> None:
+    database = make_database(tmp_path / "prefixes.db", [(1, "10.0.0.0/8"), (2, "10.1.0.0/16")])
+    add_row(database, "3, CAST(X'31302EFF2E302E302F3136' AS TEXT)")  # b"10.\xff.0.0/16"
+    output = tmp_path / "prefixes.json"
+    assert run_once(database, output).invalid_ids == [3]
+    records = json.loads(output.read_text())
+    assert records[1]["parent_prefix"] == "10.0.0.0/8"
+    assert (records[2]["prefix"], records[2]["parent_prefix"]) == ("10.\ufffd.0.0/16", None)
+
+
+def test_the_same_table_gives_the_same_bytes_and_no_write(tmp_path: Path) -> None:
+    database = make_database(tmp_path / "prefixes.db", [(1, "10.0.0.0/8"), (2, "10.1.0.0/16")])
+    output = tmp_path / "prefixes.json"
+    assert run_once(database, output).written is True
+    first = output.read_bytes()
+    assert run_once(database, output).written is False
+    assert output.read_bytes() == first
+    add_row(database, "3, '10.1.1.0/24'")
+    assert run_once(database, output).written is True
+    assert json.loads(output.read_bytes())[-1]["parent_prefix"] == "10.1.0.0/16"
+
+
+def test_an_unusable_table_or_output_raises_and_leaves_the_output_untouched(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "prefixes.json"
+    output.write_text("previous")
+    clash = make_database(
+        tmp_path / "clash.db", [], schema="id INTEGER PRIMARY KEY, prefix TEXT, parent_prefix TEXT"
+    )
+    for database in (tmp_path / "missing.db", clash):
+        with pytest.raises(IpamError):
+            run_once(database, output)
+    with pytest.raises(IpamError, match=r"^cannot "):
+        run_once(make_database(tmp_path / "ok.db", [(1, "10.0.0.0/8")]), tmp_path / "no" / "x")
+    assert output.read_text() == "previous"
