@@ -6,11 +6,9 @@ tested. Switching user takes root: the tests that switch are skipped for anyone 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,16 +16,9 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "collector" / "run-as-owner.sh"
-# What the switched process sees: its ids, groups and capability sets.
-PROBE = """
-import json, os
-status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
-print(json.dumps({
-    "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
-    "cap_eff": status["CapEff"].strip(), "cap_bnd": status["CapBnd"].strip(),
-    "cap_prm": status["CapPrm"].strip(),
-}))
-"""
+# What the switched process sees: its ids, groups and capability sets (plain sh: the command
+# must not depend on this Python, which the other user may not be able to load).
+PROBE = 'echo "$(id -u) $(id -g) [$(id -G)]"; grep -E "^Cap(Eff|Bnd|Prm)" /proc/self/status'
 NO_CAPABILITIES = "0" * 16
 
 needs_root = pytest.mark.skipif(
@@ -58,9 +49,15 @@ def run(directory: Path, *command: str, **env: str) -> subprocess.CompletedProce
 
 
 def probe(directory: Path, **env: str) -> dict[str, object]:
-    completed = run(directory, sys.executable, "-c", PROBE, **env)
+    completed = run(directory, "sh", "-c", PROBE, **env)
     assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout)
+    ids, *capabilities = completed.stdout.splitlines()
+    uid, gid, groups = ids.split(" ", 2)
+    seen: dict[str, object] = {"uid": int(uid), "gid": int(gid), "groups": groups}
+    for line in capabilities:
+        name, value = line.split(":")
+        seen[name.lower().replace("cap", "cap_")] = value.strip()
+    return seen
 
 
 @needs_root
@@ -70,7 +67,7 @@ def test_the_command_runs_as_the_directorys_owner_with_no_capabilities(
     assert probe(owned_directory) == {
         "uid": 1234,
         "gid": 2345,
-        "groups": [],
+        "groups": "[2345]",  # the primary group only: no supplementary groups
         "cap_eff": NO_CAPABILITIES,
         "cap_bnd": NO_CAPABILITIES,
         "cap_prm": NO_CAPABILITIES,
