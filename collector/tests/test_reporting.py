@@ -6,6 +6,7 @@ The same file, byte for byte, in collector/tests/ and ipam/tests/, like the modu
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ..reporting import (
     format_heartbeat,
     parse_heartbeat,
     report,
+    write_heartbeat,
 )
 
 OK = RunOutcome(STATUS_OK, {"rows": "5", "duration": "0.01s"})
@@ -114,3 +116,15 @@ def test_a_heartbeat_that_cannot_be_read_has_no_last_success(tmp_path: Path) -> 
     report(FAILED, heartbeat, 300)
     assert read(heartbeat)["last_success_epoch"] == ""
     assert sorted(path.name for path in tmp_path.iterdir()) == ["hb"]  # no temp file left
+
+
+def test_a_heartbeat_that_cannot_be_replaced_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(PermissionError):
+        write_heartbeat(tmp_path / "hb", OK, 300)
+    assert list(tmp_path.iterdir()) == []

@@ -18,7 +18,7 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from ..daemon import JOB_ID, MISFIRE_GRACE_SECONDS, RETRY_JOB_ID, Daemon, retry_delay
+from ..daemon import JOB_ID, MISFIRE_GRACE_SECONDS, RETRY_JOB_ID, Daemon, retry_delay, run_daemon
 from ..reporting import STATUS_BUSY, STATUS_FAILED, STATUS_OK, RunOutcome, parse_heartbeat
 
 OK = RunOutcome(STATUS_OK, {"rows": "1"})
@@ -150,3 +150,30 @@ def test_a_signal_before_the_scheduler_runs_still_stops_it(
     monkeypatch.setattr(daemon.scheduler, "start", signalled_first)
     assert daemon.run("test") == 0
     assert runs.calls == 0
+
+
+def test_a_second_signal_during_the_stop_is_dropped_not_delivered_later(tmp_path: Path) -> None:
+    def signal_twice() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)  # the first is taken; the second stays pending until the stop drops it
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    assert run_daemon(Runs(OK, during=signal_twice), 300, tmp_path / "hb", "test") == 0
+    assert not set(signal.sigpending()) & {signal.SIGTERM}  # and this process is still alive
+
+
+def test_a_scheduler_that_fails_to_start_releases_the_signal_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    daemon = Daemon(Runs(OK), 300, tmp_path / "hb")
+
+    def broken_start() -> None:
+        raise RuntimeError("no scheduler today")
+
+    monkeypatch.setattr(daemon.scheduler, "start", broken_start)
+    before = threading.active_count()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    with pytest.raises(RuntimeError, match="no scheduler today"):
+        daemon.run("test")
+    assert threading.active_count() == before  # the watcher has ended
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == mask  # the signals unblocked again
