@@ -7,7 +7,6 @@ import errno
 import logging
 import os
 import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,15 +16,10 @@ from hypothesis import strategies as st
 
 from collector.csvfile import EncodedBatch, encode_batch
 from collector.errors import (
-    DatabaseNotFoundError,
     HeaderMismatchError,
-    LockBusyError,
     OutputDirectoryError,
-    SchemaError,
-    UnreadableDatabaseError,
 )
 from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, STATE_FILE, run_export
-from collector.lock import run_lock
 from collector.tests.helpers import (
     AWKWARD_ROWS,
     HEADER,
@@ -154,52 +148,11 @@ def test_a_foreign_header_is_refused_and_the_file_left_untouched(tmp_path: Path,
     assert not (out / SNAPSHOT_CSV).exists()
 
 
-def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path, out: Path) -> None:
-    missing = tmp_path / "no such dir?#" / "customers.db"
-    with pytest.raises(DatabaseNotFoundError, match="database not found"):
-        run_export(missing, out)
-    assert not missing.exists()
-    assert not missing.parent.exists()
-    assert not (out / CUSTOMERS_CSV).exists()
-
-
-def test_a_database_path_with_uri_characters_works(tmp_path: Path, out: Path) -> None:
-    directory = tmp_path / "odd ?name#%20"
-    directory.mkdir()
-    db = make_database(directory / "c.db", AWKWARD_ROWS)
-    assert run_export(db, out).rows == 5
-
-
-@pytest.mark.parametrize(
-    ("schema", "message"),
-    [
-        ("CREATE TABLE clients (id INTEGER PRIMARY KEY, job TEXT)", "no 'customers' table"),
-        ("CREATE TABLE customers (id INTEGER PRIMARY KEY, occupation TEXT)", "no 'job' column"),
-    ],
-)
-def test_missing_table_or_job_column_is_fatal(
-    tmp_path: Path, out: Path, schema: str, message: str
-) -> None:
-    db = tmp_path / "c.db"
-    execute(db, schema)
-    with pytest.raises(SchemaError, match=message):
-        run_export(db, out)
-    assert list(out.iterdir()) == [out / LOCK_FILE]
-
-
 def test_a_missing_output_directory_is_fatal(tmp_path: Path) -> None:
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
     with pytest.raises(OutputDirectoryError):
         run_export(db, tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
-
-
-def test_job_is_renamed_in_place_whatever_the_column_order(tmp_path: Path, out: Path) -> None:
-    db = tmp_path / "c.db"
-    execute(db, "CREATE TABLE customers (job TEXT, id INTEGER PRIMARY KEY, jobs TEXT)")
-    execute(db, "INSERT INTO customers VALUES ('Pilot', 7, 'x')")
-    run_export(db, out)
-    assert read_records(out / CUSTOMERS_CSV) == [["occupation", "id", "jobs"], ["Pilot", "7", "x"]]
 
 
 def test_a_table_without_primary_key_is_diffed_on_whole_rows(tmp_path: Path, out: Path) -> None:
@@ -237,22 +190,6 @@ def test_a_composite_primary_key_is_the_diff_key(tmp_path: Path, out: Path) -> N
     ]
 
 
-def test_wal_mode_is_compared_in_full_every_run(tmp_path: Path, out: Path) -> None:
-    db = make_database(tmp_path / "c.db", generated_rows(1, 10))
-    execute(db, "PRAGMA journal_mode=WAL")
-    writer = sqlite3.connect(db)  # keeps the -wal file alive with committed rows in it
-    writer.execute("PRAGMA wal_autocheckpoint=0")
-    run_export(db, out)
-    writer.execute("INSERT INTO customers VALUES (100, 'n', 'a', 'e', 'p', 'c', 'j')")
-    writer.commit()
-    result = run_export(db, out)
-    assert not result.unchanged_table
-    assert result.appended == 1
-    assert read_records(out / CUSTOMERS_CSV)[-1][0] == "100"
-    assert not run_export(db, out).unchanged_table  # never trusted in WAL mode
-    writer.close()
-
-
 @pytest.mark.parametrize("same_size", [True, False])
 def test_the_state_is_not_trusted_when_the_csv_changed_behind_its_back(
     tmp_path: Path, out: Path, same_size: bool
@@ -269,21 +206,6 @@ def test_the_state_is_not_trusted_when_the_csv_changed_behind_its_back(
     result = run_export(db, out)
     assert result.appended == 2  # 3 and 50: what the file holds decides, not the state
     assert [r[0] for r in read_records(path)[1:]] == ["1", "2", edit[2:-1].decode(), "3", "50"]
-
-
-def test_any_commit_to_the_database_is_seen_even_with_size_and_mtime_kept(
-    tmp_path: Path, out: Path
-) -> None:
-    """SQLite's change counter moves with every commit: the database identity alone is not it."""
-    db = make_database(tmp_path / "c.db", generated_rows(1, 4))
-    run_export(db, out)
-    status = db.stat()
-    execute(db, "UPDATE customers SET name = 'Name X' WHERE id = 2")  # same size, one page
-    os.utime(db, ns=(status.st_atime_ns, status.st_mtime_ns))
-    assert db.stat().st_size == status.st_size
-    result = run_export(db, out)
-    assert (result.unchanged_table, result.changed) == (False, 1)
-    assert run_export(db, out).unchanged_table
 
 
 def test_an_unchanged_database_with_a_deleted_snapshot_rewrites_it(
@@ -335,14 +257,6 @@ def test_a_torn_append_at_any_offset_recovers_without_loss_or_duplicate(
     assert path.read_bytes() == after
 
 
-def test_lock_contention_the_second_run_writes_nothing(tmp_path: Path, out: Path) -> None:
-    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
-    with run_lock(out / LOCK_FILE), pytest.raises(LockBusyError, match="another collector run"):
-        run_export(db, out)
-    assert [p.name for p in out.iterdir()] == [LOCK_FILE]
-    assert run_export(db, out).appended == 5  # the lock is free again
-
-
 @pytest.mark.parametrize("with_state", [True, False])
 def test_text_keys_that_look_like_numbers_stay_distinct(
     tmp_path: Path, out: Path, with_state: bool
@@ -371,23 +285,6 @@ def test_a_corrupt_state_file_is_ignored_not_trusted(tmp_path: Path, out: Path) 
     assert [r[0] for r in read_records(out / CUSTOMERS_CSV)[1:]] == [
         str(i) for i in range(1, 20)
     ] + ["99"]
-
-
-def test_a_writer_holding_the_database_delays_the_run_instead_of_failing_it(
-    tmp_path: Path, out: Path
-) -> None:
-    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
-    writer = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
-    writer.execute("BEGIN EXCLUSIVE")
-    writer.execute("INSERT INTO customers VALUES (6, 'n', 'a', 'e', 'p', 'c', 'j')")
-    releaser = threading.Timer(0.5, writer.execute, args=("COMMIT",))
-    releaser.start()
-    try:
-        result = run_export(db, out)  # blocks on the exclusive lock, then reads the commit
-    finally:
-        releaser.join()
-        writer.close()
-    assert result.rows == 6
 
 
 @pytest.mark.parametrize("last", [True, False])
@@ -441,17 +338,6 @@ def test_a_run_failing_halfway_takes_back_what_it_appended(
     assert len(read_records(out / CUSTOMERS_CSV)) == 1 + 12_010
 
 
-def test_a_file_that_is_not_a_database_is_named_in_the_error_and_left_alone(
-    tmp_path: Path, out: Path
-) -> None:
-    not_a_database = tmp_path / "customers.db"
-    not_a_database.write_bytes(b"id,name\r\n1,a\r\n" * 100)
-    with pytest.raises(UnreadableDatabaseError, match=f"cannot read database {not_a_database}: "):
-        run_export(not_a_database, out)
-    assert not_a_database.read_bytes() == b"id,name\r\n1,a\r\n" * 100
-    assert list(out.iterdir()) == [out / LOCK_FILE]
-
-
 @pytest.mark.parametrize("with_state", [True, False])
 def test_an_empty_table_gives_header_only_files_then_appends_its_first_row(
     tmp_path: Path, out: Path, with_state: bool
@@ -498,21 +384,6 @@ def test_a_torn_tail_is_cut_and_logged_even_with_nothing_to_append(
     assert len(caplog.records) == 1
     assert caplog.records[0].levelname == "WARNING"
     assert "ended with 12 bytes of an incomplete record" in caplog.records[0].getMessage()
-
-
-def test_a_generated_column_is_a_column_like_any_other(tmp_path: Path, out: Path) -> None:
-    """PRAGMA table_info leaves generated columns out; SELECT * and the CSVs do not."""
-    db = tmp_path / "c.db"
-    execute(
-        db,
-        "CREATE TABLE customers (id INTEGER PRIMARY KEY, job TEXT,"
-        " shout TEXT GENERATED ALWAYS AS (upper(job)) VIRTUAL, n INT)",
-    )
-    execute(db, "INSERT INTO customers (id, job, n) VALUES (1, 'pilot', 7)")
-    run_export(db, out)
-    expected = [["id", "occupation", "shout", "n"], ["1", "pilot", "PILOT", "7"]]
-    assert read_records(out / CUSTOMERS_CSV) == expected
-    assert read_records(out / SNAPSHOT_CSV) == expected
 
 
 def test_text_that_is_not_utf8_is_written_with_u_fffd_and_its_ids_logged(

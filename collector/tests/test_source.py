@@ -1,0 +1,135 @@
+"""Reading the table: the database opened read-only, its columns, its key, and when it changed."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from collector.errors import DatabaseNotFoundError, SchemaError, UnreadableDatabaseError
+from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, run_export
+from collector.tests.helpers import (
+    AWKWARD_ROWS,
+    execute,
+    generated_rows,
+    make_database,
+    read_records,
+)
+
+
+def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path, out: Path) -> None:
+    missing = tmp_path / "no such dir?#" / "customers.db"
+    with pytest.raises(DatabaseNotFoundError, match="database not found"):
+        run_export(missing, out)
+    assert not missing.exists()
+    assert not missing.parent.exists()
+    assert not (out / CUSTOMERS_CSV).exists()
+
+
+def test_a_database_path_with_uri_characters_works(tmp_path: Path, out: Path) -> None:
+    directory = tmp_path / "odd ?name#%20"
+    directory.mkdir()
+    db = make_database(directory / "c.db", AWKWARD_ROWS)
+    assert run_export(db, out).rows == 5
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ("CREATE TABLE clients (id INTEGER PRIMARY KEY, job TEXT)", "no 'customers' table"),
+        ("CREATE TABLE customers (id INTEGER PRIMARY KEY, occupation TEXT)", "no 'job' column"),
+    ],
+)
+def test_missing_table_or_job_column_is_fatal(
+    tmp_path: Path, out: Path, schema: str, message: str
+) -> None:
+    db = tmp_path / "c.db"
+    execute(db, schema)
+    with pytest.raises(SchemaError, match=message):
+        run_export(db, out)
+    assert list(out.iterdir()) == [out / LOCK_FILE]
+
+
+def test_job_is_renamed_in_place_whatever_the_column_order(tmp_path: Path, out: Path) -> None:
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (job TEXT, id INTEGER PRIMARY KEY, jobs TEXT)")
+    execute(db, "INSERT INTO customers VALUES ('Pilot', 7, 'x')")
+    run_export(db, out)
+    assert read_records(out / CUSTOMERS_CSV) == [["occupation", "id", "jobs"], ["Pilot", "7", "x"]]
+
+
+def test_wal_mode_is_compared_in_full_every_run(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 10))
+    execute(db, "PRAGMA journal_mode=WAL")
+    writer = sqlite3.connect(db)  # keeps the -wal file alive with committed rows in it
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    run_export(db, out)
+    writer.execute("INSERT INTO customers VALUES (100, 'n', 'a', 'e', 'p', 'c', 'j')")
+    writer.commit()
+    result = run_export(db, out)
+    assert not result.unchanged_table
+    assert result.appended == 1
+    assert read_records(out / CUSTOMERS_CSV)[-1][0] == "100"
+    assert not run_export(db, out).unchanged_table  # never trusted in WAL mode
+    writer.close()
+
+
+def test_any_commit_to_the_database_is_seen_even_with_size_and_mtime_kept(
+    tmp_path: Path, out: Path
+) -> None:
+    """SQLite's change counter moves with every commit: the database identity alone is not it."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 4))
+    run_export(db, out)
+    status = db.stat()
+    execute(db, "UPDATE customers SET name = 'Name X' WHERE id = 2")  # same size, one page
+    os.utime(db, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert db.stat().st_size == status.st_size
+    result = run_export(db, out)
+    assert (result.unchanged_table, result.changed) == (False, 1)
+    assert run_export(db, out).unchanged_table
+
+
+def test_a_writer_holding_the_database_delays_the_run_instead_of_failing_it(
+    tmp_path: Path, out: Path
+) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    writer = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("INSERT INTO customers VALUES (6, 'n', 'a', 'e', 'p', 'c', 'j')")
+    releaser = threading.Timer(0.5, writer.execute, args=("COMMIT",))
+    releaser.start()
+    try:
+        result = run_export(db, out)  # blocks on the exclusive lock, then reads the commit
+    finally:
+        releaser.join()
+        writer.close()
+    assert result.rows == 6
+
+
+def test_a_file_that_is_not_a_database_is_named_in_the_error_and_left_alone(
+    tmp_path: Path, out: Path
+) -> None:
+    not_a_database = tmp_path / "customers.db"
+    not_a_database.write_bytes(b"id,name\r\n1,a\r\n" * 100)
+    with pytest.raises(UnreadableDatabaseError, match=f"cannot read database {not_a_database}: "):
+        run_export(not_a_database, out)
+    assert not_a_database.read_bytes() == b"id,name\r\n1,a\r\n" * 100
+    assert list(out.iterdir()) == [out / LOCK_FILE]
+
+
+def test_a_generated_column_is_a_column_like_any_other(tmp_path: Path, out: Path) -> None:
+    """PRAGMA table_info leaves generated columns out; SELECT * and the CSVs do not."""
+    db = tmp_path / "c.db"
+    execute(
+        db,
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, job TEXT,"
+        " shout TEXT GENERATED ALWAYS AS (upper(job)) VIRTUAL, n INT)",
+    )
+    execute(db, "INSERT INTO customers (id, job, n) VALUES (1, 'pilot', 7)")
+    run_export(db, out)
+    expected = [["id", "occupation", "shout", "n"], ["1", "pilot", "PILOT", "7"]]
+    assert read_records(out / CUSTOMERS_CSV) == expected
+    assert read_records(out / SNAPSHOT_CSV) == expected
