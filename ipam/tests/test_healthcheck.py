@@ -6,6 +6,7 @@ The same file, byte for byte, in collector/tests/ and ipam/tests/, like the scri
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -66,7 +67,8 @@ def test_a_fresh_successful_run_is_healthy(tmp_path: Path) -> None:
         ({"status": "failed"}, "did not succeed: status=failed database not found: /x second"),
         ({"status": "anything"}, "did not succeed: status=anything"),
         ({"status": "failed", "success_age": None}, "did not succeed"),
-        ({"success_age": 371}, "last success was 371s ago, more than 360s"),
+        # The clock may tick between writing the heartbeat and the check: 371 s old or a bit more.
+        ({"success_age": 371}, r"last success was 37[1-5]s ago, more than 360s"),
         ({"success_age": -30}, "last success is in the future"),
         ({"attempt_age": -30}, "last attempt is in the future"),
         ({"success_age": None}, "malformed: last_success_epoch=''"),
@@ -76,7 +78,7 @@ def test_unhealthy_outcomes(tmp_path: Path, kwargs: dict[str, object], reason: s
     code, line = check(beat(tmp_path / "hb", **kwargs))  # type: ignore[arg-type]
     assert code == 1
     assert line.startswith("unhealthy: ")
-    assert reason in line
+    assert re.search(reason, line), line
 
 
 def test_the_limit_is_interval_plus_grace(tmp_path: Path) -> None:
