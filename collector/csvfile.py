@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -27,8 +26,9 @@ from typing import BinaryIO, Union
 from collector.errors import HeaderMismatchError, MalformedCsvError
 
 RECORD_END = b"\r\n"
-_NEEDS_QUOTES = (b",", b'"', b"\r", b"\n")
-_needs_quotes = re.compile(b'[,"\r\n]').search  # one C call: twice as fast as four ``in`` tests
+# The bytes that make a field need quotes, as ints: ``44 in field`` is one memchr, six times
+# faster than ``b"," in field`` and than a regular expression search.
+_COMMA, _QUOTE, _CR, _LF = b',"\r\n'
 # csv.reader refuses fields over 128 KiB by default; customers.csv holds whatever the table holds,
 # so a long value must not pass for damage (which would fail every run, or cut a last record).
 _FIELD_SIZE_LIMIT = 2**31 - 1
@@ -73,33 +73,28 @@ def encode_column(values: Sequence[object]) -> tuple[Sequence[bytes | bytearray]
         for i in bad:
             fields[i] = fields[i].decode("utf-8", "replace").encode()
         joined = b"".join(fields)
-    return _quoted(fields, [special for special in _NEEDS_QUOTES if special in joined]), bad
+    return _quoted(fields, joined), bad
 
 
-def _quoted(
-    fields: Sequence[bytes | bytearray], specials: list[bytes]
-) -> Sequence[bytes | bytearray]:
-    """The fields, those holding one of ``specials`` (all the column holds) in quotes.
+def _quoted(fields: Sequence[bytes | bytearray], joined: bytes) -> Sequence[bytes | bytearray]:
+    """The fields, those holding a comma, a double quote or a line break in double quotes.
 
-    Most columns hold one kind of special byte or none: a line break in addresses, a comma in
-    company names. One ``in`` test a field then decides, three times faster than the regex, and
-    a column without a double quote needs no ``replace``.
+    ``joined`` (the column's fields end to end) tells which of the two comprehensions a column
+    needs, or that it needs none: only a column holding a double quote pays for ``replace``.
     """
-    if not specials:
-        return fields
-    if specials == [b'"']:
+    if _QUOTE in joined:
         return [
-            b'"' + field.replace(b'"', b'""') + b'"' if b'"' in field else field for field in fields
+            b'"%s"' % field.replace(b'"', b'""')
+            if _COMMA in field or _QUOTE in field or _CR in field or _LF in field
+            else field
+            for field in fields
         ]
-    if len(specials) == 1:
-        special = specials[0]
-        return [b'"%s"' % field if special in field else field for field in fields]
-    if b'"' not in specials:
-        return [b'"%s"' % field if _needs_quotes(field) else field for field in fields]
-    return [
-        b'"' + field.replace(b'"', b'""') + b'"' if _needs_quotes(field) else field
-        for field in fields
-    ]
+    if _COMMA in joined or _CR in joined or _LF in joined:
+        return [
+            b'"%s"' % field if _COMMA in field or _CR in field or _LF in field else field
+            for field in fields
+        ]
+    return fields
 
 
 def _canonical_key(text: bytes) -> Key:
