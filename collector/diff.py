@@ -15,14 +15,15 @@ from typing import Union
 
 from collector.csvfile import EncodedBatch, Key
 
-_INT64 = (-(2**63), 2**63 - 1)
 SortedKeys = Union["array[int]", list[bytes]]
 
 
-def _fit_int64(keys: Sequence[Key]) -> bool:
-    if not all(type(key) is int for key in keys):
-        return False
-    return not keys or (_INT64[0] <= min(keys) and max(keys) <= _INT64[1])  # type: ignore[type-var]
+def _int64_array(keys: Sequence[Key]) -> array[int] | None:
+    """The keys as an array of 64-bit ints, or None when one of them is not such an int."""
+    try:
+        return array("q", keys)  # type: ignore[arg-type]
+    except (TypeError, OverflowError):
+        return None
 
 
 def _as_bytes(key: Key) -> bytes:
@@ -46,9 +47,9 @@ class Written:
     def from_records(cls, keys: Sequence[Key], fingerprints: Sequence[int]) -> Written:
         """From records in file order; a key written twice keeps its first record's fingerprint."""
         first = dict(zip(reversed(keys), reversed(fingerprints)))
-        if _fit_int64(keys):
+        if _int64_array(keys) is not None:
             ordered: SortedKeys = array("q", sorted(first))
-        else:
+        else:  # any other key: every key as its CSV text
             first = {_as_bytes(key): value for key, value in first.items()}
             ordered = sorted(first)  # type: ignore[arg-type]
         return cls(ordered, array("I", map(first.__getitem__, ordered)))
@@ -83,12 +84,11 @@ class Written:
         """These keys (none of them written yet, in any order) added to the written ones."""
         if not keys:
             return self
-        if not isinstance(self.keys, array) or not _fit_int64(keys):
+        new_keys = _int64_array(keys)
+        if not isinstance(self.keys, array) or new_keys is None:
             return Written.from_records([*self.keys, *keys], [*self.fingerprints, *fingerprints])
-        if _ascending(keys) and (not self.keys or self.keys[-1] < keys[0]):
-            return Written(
-                self.keys + array("q", keys), self.fingerprints + array("I", fingerprints)
-            )
+        if _ascending(new_keys) and (not self.keys or self.keys[-1] < new_keys[0]):
+            return Written(self.keys + new_keys, self.fingerprints + array("I", fingerprints))
         merged_keys, merged_fingerprints, start, previous = array("q"), array("I"), 0, None
         for key, fingerprint in sorted(zip(keys, fingerprints), key=itemgetter(0)):
             if key == previous:  # a whole-row key twice (no primary key): the first one counts
