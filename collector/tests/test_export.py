@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import gc
 import logging
 import os
 import sqlite3
@@ -14,8 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collector import export
 from collector.csvfile import EncodedBatch, encode_batch
 from collector.errors import (
+    DatabaseNotFoundError,
     HeaderMismatchError,
     OutputDirectoryError,
 )
@@ -410,3 +413,28 @@ def test_text_that_is_not_utf8_is_written_with_u_fffd_and_its_ids_logged(
     (out / STATE_FILE).unlink()  # read back from the file: the same keys, nothing new or changed
     result = run_export(db, out)
     assert (result.appended, result.changed, result.deleted) == (0, 0, 0)
+
+
+def test_a_run_pauses_the_cyclic_gc_and_gives_it_back(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    during: list[bool] = []
+
+    def encode_and_look(rows: Sequence[Row], key_positions: Sequence[int]) -> EncodedBatch:
+        during.append(gc.isenabled())
+        return encode_batch(rows, key_positions)
+
+    monkeypatch.setattr(export, "encode_batch", encode_and_look)
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    run_export(db, out)
+    assert during == [False]
+    assert gc.isenabled()
+    with pytest.raises(DatabaseNotFoundError):  # a failed run gives it back too
+        run_export(tmp_path / "missing.db", out)
+    assert gc.isenabled()
+    gc.disable()  # and a caller that had paused it keeps it paused
+    try:
+        run_export(db, out)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
