@@ -46,25 +46,14 @@ class RunResult:
     torn_bytes_removed: int = 0
 
 
-@dataclass(frozen=True)
 class OutputPaths:
-    directory: Path
+    """The files a run reads and writes, all in the output directory."""
 
-    @property
-    def customers(self) -> Path:
-        return self.directory / CUSTOMERS_CSV
-
-    @property
-    def snapshot(self) -> Path:
-        return self.directory / SNAPSHOT_CSV
-
-    @property
-    def state(self) -> Path:
-        return self.directory / STATE_FILE
-
-    @property
-    def lock(self) -> Path:
-        return self.directory / LOCK_FILE
+    def __init__(self, directory: Path) -> None:
+        self.customers = directory / CUSTOMERS_CSV
+        self.snapshot = directory / SNAPSHOT_CSV
+        self.state = directory / STATE_FILE
+        self.lock = directory / LOCK_FILE
 
 
 def run_export(database: Path, output_directory: Path) -> RunResult:
