@@ -65,14 +65,16 @@ def encode_column(values: Sequence[object]) -> tuple[Sequence[bytes | bytearray]
     if kinds <= {int}:  # digits and a minus sign: ASCII, never quoted
         return list(map(b"%d".__mod__, values)), []
     fields = values if kinds == {bytearray} else list(map(_field, values))
-    joined = b"".join(fields)
+    # Joined with NUL, which is ASCII and never quoted: half a character at the end of one field
+    # and the rest at the start of the next must not pass for one valid character.
+    joined = b"\0".join(fields)
     bad: list[int] = []
     if not joined.isascii() and not _is_utf8(joined):
         fields = list(fields)
         bad = [i for i, field in enumerate(fields) if not _is_utf8(field)]
         for i in bad:
             fields[i] = fields[i].decode("utf-8", "replace").encode()
-        joined = b"".join(fields)
+        joined = b"\0".join(fields)
     return _quoted(fields, joined), bad
 
 

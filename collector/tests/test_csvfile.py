@@ -87,6 +87,13 @@ def test_encoding_is_byte_for_byte_what_csv_writer_writes(rows: list[tuple[objec
 readable_text = awkward_text.filter(lambda text: "\x00" not in text)
 
 
+def test_a_character_split_across_two_rows_is_bad_text_in_both() -> None:
+    # Joined end to end, b"A\xc3" and b"\xa9B" would read as the valid "A\u00e9B".
+    fields, bad = encode_column([bytearray(b"A\xc3"), bytearray(b"\xa9B"), bytearray(b"ok")])
+    assert list(fields) == ["A\ufffd".encode(), "\ufffdB".encode(), b"ok"]
+    assert bad == [0, 1]
+
+
 def test_nul_is_written_as_is_on_every_python() -> None:
     assert encode_column([bytearray(b"a\x00b"), bytearray(b"c")]) == ([b"a\x00b", b"c"], [])
 
