@@ -14,6 +14,7 @@ __all__ = ["PrefixTable", "read_prefix_table"]
 TABLE = "prefixes"
 PREFIX_COLUMN = "prefix"
 ID_COLUMN = "id"
+_HIDDEN = 1  # PRAGMA table_xinfo's "hidden" for a virtual table's hidden column
 
 
 class PrefixTable(NamedTuple):
@@ -67,8 +68,14 @@ def _lenient_text(raw: bytes) -> str:
 
 
 def _column_names(connection: sqlite3.Connection, database: Path) -> tuple[str, ...]:
-    """The table's column names in table order, after checking the ones the service needs."""
-    columns = tuple(row[1] for row in connection.execute(f'PRAGMA table_info("{TABLE}")'))
+    """The table's column names in table order, after checking the ones the service needs.
+
+    ``table_xinfo``, not ``table_info``: the names must match what ``SELECT *`` returns, which
+    includes generated columns (hidden 2 or 3) and leaves out hidden columns of virtual tables
+    (hidden 1), like collector/source.py.
+    """
+    info = connection.execute(f'PRAGMA table_xinfo("{TABLE}")').fetchall()
+    columns = tuple(row[1] for row in info if row[6] != _HIDDEN)
     if not columns:
         raise IpamError(f"no table {TABLE!r} in {database}")
     for needed in (ID_COLUMN, PREFIX_COLUMN):

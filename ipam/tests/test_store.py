@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 import ipam.store
 from ipam.errors import IpamError
+from ipam.service import run_once
 from ipam.store import read_prefix_table
 from ipam.tests.helpers import add_row, make_database
 
@@ -94,3 +96,58 @@ def test_paths_with_uri_characters_work(tmp_path: Path) -> None:
     folder.mkdir()
     database = make_database(folder / "p?x#1.db", [(1, "10.0.0.0/8")])
     assert read_prefix_table(database).prefixes == ["10.0.0.0/8"]
+
+
+def test_generated_columns_are_read_in_their_place_with_their_values(tmp_path: Path) -> None:
+    # PRAGMA table_info leaves generated columns out while SELECT * returns them: the names
+    # were shifted against the values, and every row became invalid.
+    database = tmp_path / "prefixes.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "CREATE TABLE prefixes (id INTEGER PRIMARY KEY,"
+            " site TEXT GENERATED ALWAYS AS ('dc-' || id) VIRTUAL, prefix TEXT, score REAL,"
+            " wide TEXT GENERATED ALWAYS AS (prefix || '!') STORED)"
+        )
+        connection.executemany(
+            "INSERT INTO prefixes (id, prefix, score) VALUES (?, ?, ?)",
+            [(2, "10.1.0.0/16", 2.0), (1, "10.0.0.0/8", 0.5)],
+        )
+    connection.close()
+    output = tmp_path / "prefixes.json"
+    summary = run_once(database, output)
+    expected = [
+        {
+            "id": 1,
+            "site": "dc-1",
+            "prefix": "10.0.0.0/8",
+            "score": 0.5,
+            "wide": "10.0.0.0/8!",
+            "parent_prefix": None,
+        },
+        {
+            "id": 2,
+            "site": "dc-2",
+            "prefix": "10.1.0.0/16",
+            "score": 2.0,
+            "wide": "10.1.0.0/16!",
+            "parent_prefix": "10.0.0.0/8",
+        },
+    ]
+    assert output.read_text() == json.dumps(expected) + "\n"  # the exact objects, keys in order
+    assert summary.invalid_ids == []
+
+
+def test_hidden_columns_of_a_virtual_table_are_left_out_like_select_star_does(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "prefixes.db"
+    with sqlite3.connect(database) as connection:
+        try:
+            connection.execute("CREATE VIRTUAL TABLE prefixes USING fts5(id, prefix)")
+        except sqlite3.OperationalError:  # pragma: no cover - SQLite built without FTS5
+            pytest.skip("this SQLite has no FTS5")
+        connection.execute("INSERT INTO prefixes VALUES (1, '10.0.0.0/8')")
+    connection.close()
+    # FTS5 adds the hidden columns "prefixes" and "rank", which SELECT * does not return.
+    table = read_prefix_table(database)
+    assert (table.columns, table.rows) == (("id", "prefix"), [(1, "10.0.0.0/8")])
