@@ -7,7 +7,7 @@ and goes to the file without being decoded and encoded again, which is most of w
 non-Latin text. A BLOB arrives as ``bytes`` and is written as ``csv.writer`` writes it,
 ``str(blob)``. A column with no comma, quote or line break in a batch is used as it is; only the
 values that need quotes get them. A NUL character is written as is, like the csv module of
-Python 3.11+ (3.10's refuses to write it, 3.9's quotes it).
+Python 3.11+ (3.10's refuses to write it, 3.9's quotes it), and read back on every Python.
 
 TEXT that is not valid UTF-8 is written with U+FFFD for the bad bytes, as ipam reads it, so the
 file stays valid UTF-8 and one bad row never stops the export.
@@ -174,17 +174,30 @@ def encode_header(header: Sequence[str]) -> bytes:
     return buffer.getvalue().encode()
 
 
+# csv.reader before Python 3.11 refuses a NUL character, which the encoder writes as is: a line
+# holding one is handed over with each NUL as a private-use pair, put back by ``_unhidden``.
+# A private-use _ESCAPE of the data itself becomes a pair too, so nothing is mistaken for a NUL.
+_NUL, _ESCAPE = "\x00", "\ue000"
+_HIDDEN_NUL, _HIDDEN_ESCAPE = _ESCAPE + "\ue002", _ESCAPE + "\ue001"
+
+
+def _unhidden(field: str) -> str:
+    return field.replace(_HIDDEN_NUL, _NUL).replace(_HIDDEN_ESCAPE, _ESCAPE)
+
+
 class _LineFeed:
     """Hands csv.reader one physical line at a time and counts the bytes handed out.
 
     csv.reader pulls exactly the lines of one record before yielding it, so after each record
-    ``consumed`` is the byte offset where that record ends.
+    ``consumed`` is the byte offset where that record ends. ``hid`` says NUL or _ESCAPE was hidden
+    in the lines handed out since it was last cleared.
     """
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
         self.consumed = 0
         self.last_line = b""
+        self.hid = False
 
     def __iter__(self) -> _LineFeed:
         return self
@@ -195,7 +208,11 @@ class _LineFeed:
             raise StopIteration
         self.consumed += len(line)
         self.last_line = line
-        return line.decode("utf-8")
+        text = line.decode("utf-8")
+        if _NUL in text or _ESCAPE in text:
+            self.hid = True
+            return text.replace(_ESCAPE, _HIDDEN_ESCAPE).replace(_NUL, _HIDDEN_NUL)
+        return text
 
     def at_end(self) -> bool:
         return self.raw.read(1) == b""
@@ -248,6 +265,8 @@ class CsvScan:
                     self._torn_tail_or_raise(feed, start, "incomplete or wrong-sized record")
                     return
                 self.valid_end = feed.consumed
+                if feed.hid:
+                    fields, feed.hid = list(map(_unhidden, fields)), False
                 yield fields
 
     def _torn_tail_or_raise(self, feed: _LineFeed, start: int, problem: str) -> None:
@@ -264,4 +283,6 @@ def _first_record(reader: Iterator[list[str]], feed: _LineFeed) -> list[str] | N
         fields = next(reader)
     except (StopIteration, csv.Error, UnicodeDecodeError):
         return None
+    if feed.hid:
+        fields, feed.hid = list(map(_unhidden, fields)), False
     return fields if feed.last_line.endswith(RECORD_END) else None
