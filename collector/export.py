@@ -29,6 +29,7 @@ from collector.state import RunState, load_summary, load_written, save_state
 CUSTOMERS_CSV = "customers.csv"
 SNAPSHOT_CSV = "customers_snapshot.csv"
 STATE_FILE = ".collector.state"
+TORN_FILE = "customers.csv.torn"  # what torn tails were cut off customers.csv, kept, never read
 LOCK_FILE = ".collector.lock"
 _LOGGED_KEYS = 5
 
@@ -54,6 +55,7 @@ class OutputPaths:
         self.snapshot = directory / SNAPSHOT_CSV
         self.state = directory / STATE_FILE
         self.lock = directory / LOCK_FILE
+        self.torn = directory / TORN_FILE
 
 
 def run_export(database: Path, output_directory: Path) -> RunResult:
@@ -133,7 +135,7 @@ def _create(table: TableReader, paths: OutputPaths) -> RunResult:
 def _append(table: TableReader, paths: OutputPaths, previous: RunState | None) -> RunResult:
     """customers.csv exists: rows whose key it lacks are appended, the snapshot is rewritten."""
     written, valid_end = _written(previous, table.shape, paths)
-    torn_bytes = _cut_torn_tail(paths.customers, valid_end)
+    torn_bytes = _cut_torn_tail(paths.customers, valid_end, paths.torn)
     comparison = Comparison(written)
     with atomic_writer(paths.snapshot) as snapshot, _appending(paths.customers, valid_end) as out:
         snapshot.write(encode_header(table.shape.header))
@@ -177,16 +179,27 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def _cut_torn_tail(path: Path, valid_end: int) -> int:
-    """Cut an interrupted append off customers.csv (even when no row is to be added)."""
+def _cut_torn_tail(path: Path, valid_end: int, keep_in: Path) -> int:
+    """Cut an interrupted append off customers.csv (even when no row is to be added).
+
+    A record that is not ended by CRLF may be cut short anywhere, so it cannot be kept in place;
+    its bytes are appended to ``keep_in`` first, so that a record a person left without its
+    final line break (and deleted from the table since) is not lost.
+    """
     torn_bytes = path.stat().st_size - valid_end
     if torn_bytes:
+        with open(path, "rb") as source, open(keep_in, "ab") as kept:
+            source.seek(valid_end)
+            kept.write(source.read())
+            kept.flush()
+            os.fsync(kept.fileno())
         log.warning(
             "%s ended with %d bytes of an incomplete record (an interrupted append); "
-            "cut back to the last complete record at byte %d",
+            "cut back to the last complete record at byte %d, the cut bytes kept in %s",
             path,
             torn_bytes,
             valid_end,
+            keep_in,
         )
         os.truncate(path, valid_end)
     return torn_bytes

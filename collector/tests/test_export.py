@@ -16,13 +16,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector import export
-from collector.csvfile import EncodedBatch, encode_batch
+from collector.csvfile import RECORD_END, EncodedBatch, encode_batch
 from collector.errors import (
     DatabaseNotFoundError,
     HeaderMismatchError,
     OutputDirectoryError,
 )
-from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, STATE_FILE, run_export
+from collector.export import (
+    CUSTOMERS_CSV,
+    LOCK_FILE,
+    SNAPSHOT_CSV,
+    STATE_FILE,
+    TORN_FILE,
+    run_export,
+)
 from collector.tests.helpers import (
     AWKWARD_ROWS,
     HEADER,
@@ -386,7 +393,29 @@ def test_a_torn_tail_is_cut_and_logged_even_with_nothing_to_append(
     assert path.read_bytes() == complete
     assert len(caplog.records) == 1
     assert caplog.records[0].levelname == "WARNING"
-    assert "ended with 12 bytes of an incomplete record" in caplog.records[0].getMessage()
+    message = caplog.records[0].getMessage()
+    assert "ended with 12 bytes of an incomplete record" in message
+    assert f"the cut bytes kept in {out / TORN_FILE}" in message
+    assert (out / TORN_FILE).read_bytes() == b'6,"half a re'
+
+
+def test_a_last_record_without_its_line_break_is_cut_but_not_lost(
+    tmp_path: Path, out: Path
+) -> None:
+    """Saved by an editor without the final CRLF, then deleted from the table: its bytes stay."""
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    run_export(db, out)
+    path = out / CUSTOMERS_CSV
+    complete = path.read_bytes()
+    last = encode_batch(as_sqlite(AWKWARD_ROWS[-1:]), [0]).records[0]
+    path.write_bytes(complete[: -len(RECORD_END)])
+    execute(db, f"DELETE FROM customers WHERE id = {AWKWARD_ROWS[-1][0]}")
+    result = run_export(db, out)
+    assert (result.appended, result.deleted, result.torn_bytes_removed) == (0, 0, len(last))
+    assert path.read_bytes() == complete[: -len(last) - len(RECORD_END)]
+    path.write_bytes(path.read_bytes() + b"7,torn")  # a second cut is added after the first
+    run_export(db, out)
+    assert (out / TORN_FILE).read_bytes() == last + b"7,torn"
 
 
 def test_text_that_is_not_utf8_is_written_with_u_fffd_and_its_ids_logged(
