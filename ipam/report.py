@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 
 from ipam.errors import IpamError
@@ -27,13 +28,18 @@ def report_json(
     Keys keep the table's column order, then ``error`` (invalid rows only), then
     ``parent_prefix``. C-accelerated ``JSONEncoder.encode`` calls, one per chunk of records:
     per-row encoding or ``indent`` would cost more than finding the parents. The output is
-    ASCII, byte for byte what ``json.dumps(records)`` of all rows followed by a newline gives.
+    ASCII, byte for byte what ``json.dumps(records)`` of all rows followed by a newline gives,
+    except that a REAL holding +inf or -inf (NaN too, should one arrive) is written as the string
+    "Infinity", "-Infinity" or "NaN", since json.dumps's bare Infinity is not JSON and strict
+    parsers refuse the whole file.
     """
     for reserved in (PARENT_KEY, ERROR_KEY):
         if reserved in table.columns:
             raise IpamError(f"the table has a column named {reserved!r}, which the output adds")
     columns, rows = table.columns, table.rows
-    encode = json.JSONEncoder(default=_blob_as_hex).encode  # json.dumps's own defaults
+    # json.dumps's own defaults, except allow_nan: a non-finite float that is not converted
+    # below fails the run rather than write a file that is not JSON.
+    encode = json.JSONEncoder(default=_blob_as_hex, allow_nan=False).encode
     pieces = [b"["]
     for start in range(0, len(rows), ROWS_PER_CHUNK):
         stop = start + ROWS_PER_CHUNK
@@ -46,9 +52,26 @@ def report_json(
             records.append(record)
         if start:
             pieces.append(b", ")  # json.dumps's item separator, between the chunks too
-        pieces.append(encode(records)[1:-1].encode("ascii"))  # the records without [ and ]
+        try:
+            text = encode(records)
+        except ValueError:  # a non-finite float: rare, so only then look at every value
+            text = encode(_finite_records(records))
+        pieces.append(text[1:-1].encode("ascii"))  # the records without [ and ]
     pieces.append(b"]\n")
     return b"".join(pieces)
+
+
+def _finite_records(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The records with every non-finite float replaced by its name as a JSON string."""
+    return [{key: _finite(value) for key, value in record.items()} for record in records]
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        if math.isnan(value):
+            return "NaN"
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
 
 
 def _blob_as_hex(value: object) -> str:
