@@ -247,9 +247,11 @@ class CsvScan:
             feed = _LineFeed(raw)
             reader = csv.reader(feed, strict=True)
             if _first_record(reader, feed) != self.header:
+                converted = not feed.last_line.endswith(RECORD_END) and feed.last_line[-1:] == b"\n"
                 raise HeaderMismatchError(
-                    f"{self.path} does not start with the expected header {','.join(self.header)};"
-                    " it is left untouched (move it away to start a new file)"
+                    f"{self.path} does not start with the expected header {','.join(self.header)}"
+                    + (" ended by CRLF (its lines end with LF: converted?)" if converted else "")
+                    + "; it is left untouched (move it away to start a new file)"
                 )
             self.valid_end = feed.consumed
             while True:

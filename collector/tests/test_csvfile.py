@@ -243,6 +243,13 @@ def test_a_foreign_or_torn_header_is_refused(tmp_path: Path, content: bytes) -> 
         scan(path)
 
 
+def test_a_file_converted_to_lf_line_ends_is_refused_saying_so(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_bytes(b"id,name,address,email,phone,company,occupation\n1,a,b,c,d,e,f\n")
+    with pytest.raises(HeaderMismatchError, match=r"ended by CRLF \(its lines end with LF"):
+        scan(path)
+
+
 @given(st.lists(st.one_of(st.from_regex(r"-?[0-9_ ]{1,4}", fullmatch=True), awkward_text)))
 def test_canonical_keys_are_equal_exactly_when_their_texts_are(texts: list[str]) -> None:
     keys = canonical_keys([text.encode() for text in texts])
