@@ -1,4 +1,9 @@
-"""Build ``prefixes.json``: one object per row, every stored column plus ``parent_prefix``."""
+"""Build ``prefixes.json``: one object per row, every stored column plus ``parent_prefix``.
+
+A REAL holding +inf or -inf (or NaN, though SQLite stores that as NULL) is written as the string
+"Infinity", "-Infinity" or "NaN": json.dumps's bare ``Infinity`` is not JSON, and strict parsers
+would refuse the whole file.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +34,7 @@ def report_json(
     ``parent_prefix``. C-accelerated ``JSONEncoder.encode`` calls, one per chunk of records:
     per-row encoding or ``indent`` would cost more than finding the parents. The output is
     ASCII, byte for byte what ``json.dumps(records)`` of all rows followed by a newline gives,
-    except that a REAL holding +inf or -inf (NaN too, should one arrive) is written as the string
-    "Infinity", "-Infinity" or "NaN", since json.dumps's bare Infinity is not JSON and strict
-    parsers refuse the whole file.
+    non-finite floats aside (strings, see above).
     """
     for reserved in (PARENT_KEY, ERROR_KEY):
         if reserved in table.columns:
