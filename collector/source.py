@@ -88,6 +88,21 @@ def select_in_key_order(shape: TableShape) -> str:
     return f"SELECT {columns} FROM {_quote_identifier(TABLE)} ORDER BY {order}"
 
 
+def _wal_without_shm_in_read_only_directory(path: Path) -> bool:
+    """Why a WAL-mode database cannot be read (Compose mounts database/ read-only): SQLite's
+    readers need its -shm file, and create it when it is missing."""
+    try:
+        with open(path, "rb") as file:
+            header = file.read(_HEADER_SIZE)
+    except OSError:
+        return False
+    return (
+        _WAL_FORMAT in header[18:20]
+        and not Path(f"{path}-shm").exists()
+        and not os.access(path.parent, os.W_OK)
+    )
+
+
 class TableReader:
     """One read transaction on the database; use as a context manager.
 
@@ -119,6 +134,12 @@ class TableReader:
             self.__exit__(None, None, None)
             if not self.path.is_file():
                 raise DatabaseNotFoundError(f"database not found: {self.path}") from error
+            if _wal_without_shm_in_read_only_directory(self.path):
+                raise UnreadableDatabaseError(
+                    f"cannot read database {self.path}: it is in WAL mode, and SQLite cannot "
+                    f"create {self.path.name}-shm beside it (read-only directory); convert it "
+                    f"once with: sqlite3 {self.path} 'PRAGMA journal_mode=DELETE'"
+                ) from error
             raise UnreadableDatabaseError(f"cannot read database {self.path}: {error}") from error
         try:
             self.shape = shape_from_table_info(info)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -13,6 +17,7 @@ from collector.errors import DatabaseNotFoundError, SchemaError, UnreadableDatab
 from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, run_export
 from collector.tests.helpers import (
     AWKWARD_ROWS,
+    REPO_ROOT,
     execute,
     generated_rows,
     make_database,
@@ -133,3 +138,44 @@ def test_a_generated_column_is_a_column_like_any_other(tmp_path: Path, out: Path
     expected = [["id", "occupation", "shout", "n"], ["1", "pilot", "PILOT", "7"]]
     assert read_records(out / CUSTOMERS_CSV) == expected
     assert read_records(out / SNAPSHOT_CSV) == expected
+
+
+NOBODY = 65534
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 and not shutil.which("setpriv"), reason="root writes anywhere"
+)
+def test_a_wal_database_in_a_read_only_directory_gets_a_clear_error() -> None:
+    """Compose mounts database/ read-only; a WAL database there needs its -shm, which SQLite
+    cannot create: say that, and how to fix it, not "attempt to write a readonly database"."""
+    with tempfile.TemporaryDirectory() as scratch:  # not tmp_path, whose parents only root enters
+        directory = Path(scratch) / "database"
+        directory.mkdir()
+        db = make_database(directory / "c.db", AWKWARD_ROWS)
+        execute(db, "PRAGMA journal_mode=WAL", "DELETE FROM customers WHERE id = 1")
+        assert not Path(f"{db}-shm").exists()  # the last connection closed removed it
+        output = Path(scratch) / "output"
+        output.mkdir()
+        output.chmod(0o777)
+        Path(scratch).chmod(0o755)
+        directory.chmod(0o555)
+        command = [sys.executable, "-m", "collector", "--once", "--db", str(db)]
+        command += ["--output-dir", str(output)]
+        if os.geteuid() == 0:  # root writes anywhere: run as another user
+            command = [
+                "setpriv",
+                f"--reuid={NOBODY}",
+                f"--regid={NOBODY}",
+                "--clear-groups",
+                *command,
+            ]
+        completed = subprocess.run(
+            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False
+        )
+    assert completed.returncode == 1
+    assert (
+        f"run failed: cannot read database {db}: it is in WAL mode, and SQLite cannot create "
+        f"c.db-shm beside it (read-only directory); convert it once with: sqlite3 {db} "
+        "'PRAGMA journal_mode=DELETE'"
+    ) in completed.stderr
