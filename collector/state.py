@@ -12,12 +12,14 @@ would only add an edit made with the size kept and the mtime set back on purpose
 The file starts with one JSON line, the summary; a run that finds nothing changed reads only that.
 The written keys and fingerprints follow as the raw bytes of their arrays, in this machine's byte
 order (a state moved to another machine already fails the device and inode check); keys that are
-not all integers follow as one JSON line of their CSV texts instead.
+not all integers follow as JSON, a list of their CSV texts, instead. The summary holds the CRC-32
+of what follows it: keys read wrong would make rows already in customers.csv look new.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from array import array
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +29,7 @@ from collector.diff import Written
 from collector.files import FileIdentity, atomic_writer
 from collector.source import DatabaseVersion
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -76,35 +78,35 @@ def load_summary(path: Path) -> RunState | None:
 
 
 def load_written(path: Path) -> Written | None:
-    """The written keys and fingerprints, or None if they cannot be read in full."""
+    """The written keys and fingerprints, or None unless they read back whole and unaltered."""
     try:
         with open(path, "rb") as stream:
             summary = json.loads(stream.readline())
-            count = summary["records"]
-            fingerprints = array("I")
-            fingerprints.fromfile(stream, count)
-            if summary["int_keys"]:
-                keys: Any = array("q")
-                keys.fromfile(stream, count)
-            else:
-                keys = [text.encode() for text in json.loads(stream.readline())]
-            if stream.read(1) or len(keys) != count:
-                return None
-    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError):
+            body = stream.read()
+        if zlib.crc32(body) != summary["body_crc32"]:
+            return None
+        count = summary["records"]
+        fingerprints = array("I", body[: 4 * count])
+        if summary["int_keys"]:
+            keys: Any = array("q", body[4 * count :])
+        else:
+            keys = [text.encode() for text in json.loads(body[4 * count :])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return Written(keys, fingerprints)
+    return Written(keys, fingerprints) if len(fingerprints) == len(keys) == count else None
 
 
 def save_state(path: Path, state: RunState, written: Written) -> None:
     """Replace the state file atomically (a crash leaves the old state or the new one)."""
-    int_keys = isinstance(written.keys, array)
+    if isinstance(written.keys, array):
+        keys = written.keys.tobytes()
+    else:
+        keys = json.dumps([key.decode() for key in written.keys], ensure_ascii=False).encode()
+    body = written.fingerprints.tobytes() + keys
     summary = {"version": STATE_VERSION, **asdict(state)}
-    summary.update(records=len(written), int_keys=int_keys)
+    summary.update(
+        records=len(written), int_keys=isinstance(written.keys, array), body_crc32=zlib.crc32(body)
+    )
     with atomic_writer(path) as stream:
         stream.write(json.dumps(summary).encode() + b"\n")
-        written.fingerprints.tofile(stream)
-        if isinstance(written.keys, array):
-            written.keys.tofile(stream)
-        else:
-            texts = [key.decode() for key in written.keys]
-            stream.write(json.dumps(texts, ensure_ascii=False).encode() + b"\n")
+        stream.write(body)

@@ -53,7 +53,7 @@ def test_keys_and_fingerprints_round_trip(tmp_path: Path, keys: list[Key]) -> No
         b"not json\n",
         b'{"version": 0}\n',
         b'{"version": 2}\n',  # the SHA-256 state of earlier versions
-        b'{"version": 3}\n',
+        b'{"version": 3}\n',  # no checksum of the keys yet
         b"[1, 2]\n",  # valid JSON, not an object
         b'"text"\n',
     ],
@@ -77,3 +77,15 @@ def test_records_cut_short_or_followed_by_more_are_no_state(
     for damaged in (data[:-3], data + b"x", data.splitlines(keepends=True)[0]):
         path.write_bytes(damaged)
         assert load_written(path) is None
+
+
+@pytest.mark.parametrize("keys", [[1, 2], [b"a", b"b"]])
+def test_keys_altered_in_place_are_no_state(tmp_path: Path, keys: list[Key]) -> None:
+    """Same length, summary intact: only the checksum tells, and rows would look new."""
+    path = tmp_path / ".collector.state"
+    save_state(path, SUMMARY, Written.from_records(keys, [7, 8]))
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x01
+    path.write_bytes(bytes(data))
+    assert load_summary(path) == SUMMARY
+    assert load_written(path) is None
