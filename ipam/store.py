@@ -15,6 +15,8 @@ TABLE = "prefixes"
 PREFIX_COLUMN = "prefix"
 ID_COLUMN = "id"
 _HIDDEN = 1  # PRAGMA table_xinfo's "hidden" for a virtual table's hidden column
+_HEADER_SIZE = 100
+_WAL_FORMAT = 2  # header bytes 18 and 19 (write and read format version) in WAL mode
 
 
 class PrefixTable(NamedTuple):
@@ -55,8 +57,31 @@ def read_prefix_table(database: Path) -> PrefixTable:
         finally:
             connection.close()
     except sqlite3.Error as error:
+        if isinstance(error, sqlite3.OperationalError) and _wal_without_shm(database):
+            raise IpamError(
+                f"cannot read database {database}: it is in WAL mode, and SQLite cannot create"
+                f" {database.name}-shm beside it (read-only directory); convert it once with:"
+                f" sqlite3 {database} 'PRAGMA journal_mode=DELETE'"
+            ) from error
         raise IpamError(f"cannot read table {TABLE!r} from {database}: {error}") from error
     return PrefixTable(columns, rows)
+
+
+def _wal_without_shm(database: Path) -> bool:
+    """Whether a failed read is SQLite unable to create the -shm file a WAL database needs.
+
+    SQLite's own message ("attempt to write a readonly database") names neither the cause nor
+    the fix. Where SQLite can create the -shm file, a read-only connection leaves it there, so
+    after a failed read its absence means SQLite could not create it.
+    """
+    if database.with_name(f"{database.name}-shm").exists():
+        return False
+    try:
+        with database.open("rb") as file:
+            header = file.read(_HEADER_SIZE)
+    except OSError:
+        return False
+    return header[18:20] == bytes((_WAL_FORMAT, _WAL_FORMAT))
 
 
 def _all_rows(connection: sqlite3.Connection) -> list[tuple[object, ...]]:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +18,7 @@ import ipam.store
 from ipam.errors import IpamError
 from ipam.service import run_once
 from ipam.store import read_prefix_table
-from ipam.tests.helpers import add_row, make_database
+from ipam.tests.helpers import REPO_ROOT, add_row, make_database
 
 
 def test_every_column_of_every_row_in_id_order_as_stored(tmp_path: Path) -> None:
@@ -151,3 +156,98 @@ def test_hidden_columns_of_a_virtual_table_are_left_out_like_select_star_does(
     # FTS5 adds the hidden columns "prefixes" and "rank", which SELECT * does not return.
     table = read_prefix_table(database)
     assert (table.columns, table.rows) == (("id", "prefix"), [(1, "10.0.0.0/8")])
+
+
+NOBODY = 65534
+# Reads the database named in argv[1]; prints the rows, or the IpamError's message and exits 3.
+READ_AND_PRINT = """
+import sys
+from pathlib import Path
+from ipam.errors import IpamError
+from ipam.store import read_prefix_table
+try:
+    print(read_prefix_table(Path(sys.argv[1])).rows)
+except IpamError as error:
+    print(error)
+    sys.exit(3)
+"""
+
+
+def _as_another_user(command: list[str]) -> list[str]:
+    """Root ignores directory permissions: run as nobody to meet a read-only directory."""
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+
+
+def read_in_a_subprocess(database: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _as_another_user([sys.executable, "-c", READ_AND_PRINT, str(database)]),
+        cwd=REPO_ROOT,
+        env={
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(REPO_ROOT),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 and not shutil.which("setpriv"), reason="root writes anywhere"
+)
+def test_a_wal_database_in_a_read_only_directory_says_how_to_convert_it() -> None:
+    probe = subprocess.run(
+        _as_another_user([sys.executable, "-c", "pass"]), capture_output=True, check=False
+    )
+    if probe.returncode != 0:  # pragma: no cover - depends on where Python is installed
+        pytest.skip("this Python cannot run as another user")
+    # Outside pytest's tmp_path, whose parents only root may enter.
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory)
+        folder.chmod(0o755)
+        database = make_database(folder / "prefixes.db", [(1, "10.0.0.0/8")])
+        with sqlite3.connect(database) as connection:
+            assert connection.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+            connection.execute("INSERT INTO prefixes VALUES (2, '10.1.0.0/16')")
+        connection.close()  # the last connection removes -wal and -shm
+        assert sorted(path.name for path in folder.iterdir()) == ["prefixes.db"]
+        try:
+            folder.chmod(0o555)  # like docker-compose's read-only mount of ./database
+            failed = read_in_a_subprocess(database)
+            folder.chmod(0o755)
+            # The advice in the message works: after it the same read succeeds.
+            with sqlite3.connect(database) as connection:
+                connection.execute("PRAGMA journal_mode=DELETE")
+            connection.close()
+            folder.chmod(0o555)
+            converted = read_in_a_subprocess(database)
+        finally:
+            folder.chmod(0o755)
+    assert (failed.returncode, failed.stderr) == (3, "")
+    assert failed.stdout == (
+        f"cannot read database {database}: it is in WAL mode, and SQLite cannot create"
+        " prefixes.db-shm beside it (read-only directory); convert it once with:"
+        f" sqlite3 {database} 'PRAGMA journal_mode=DELETE'\n"
+    )
+    assert (converted.returncode, converted.stderr) == (0, "")
+    assert converted.stdout == "[(1, '10.0.0.0/8'), (2, '10.1.0.0/16')]\n"
+
+
+def test_other_read_errors_of_a_wal_database_in_a_writable_directory_are_not_blamed_on_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = make_database(tmp_path / "prefixes.db", [(1, "10.0.0.0/8")])
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+    connection.close()
+
+    def failing_read(connection: sqlite3.Connection) -> list[tuple[object, ...]]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(ipam.store, "_all_rows", failing_read)
+    with pytest.raises(IpamError, match=r"^cannot read table 'prefixes' .*: disk I/O error$"):
+        read_prefix_table(database)
