@@ -251,3 +251,7 @@ def test_other_read_errors_of_a_wal_database_in_a_writable_directory_are_not_bla
     monkeypatch.setattr(ipam.store, "_all_rows", failing_read)
     with pytest.raises(IpamError, match=r"^cannot read table 'prefixes' .*: disk I/O error$"):
         read_prefix_table(database)
+
+
+def test_a_database_that_cannot_be_opened_is_not_blamed_on_wal(tmp_path: Path) -> None:
+    assert not ipam.store._wal_without_shm(tmp_path / "gone.db")
