@@ -255,3 +255,18 @@ def test_other_read_errors_of_a_wal_database_in_a_writable_directory_are_not_bla
 
 def test_a_database_that_cannot_be_opened_is_not_blamed_on_wal(tmp_path: Path) -> None:
     assert not ipam.store._wal_without_shm(tmp_path / "gone.db")
+
+
+def test_the_wal_message_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The subprocess test above meets the real failure; this one runs its branch under coverage."""
+    database = make_database(tmp_path / "prefixes.db", [(1, "10.0.0.0/8")])
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+    connection.close()
+
+    def cannot_create_shm(connection: sqlite3.Connection, database: Path) -> tuple[str, ...]:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(ipam.store, "_column_names", cannot_create_shm)
+    with pytest.raises(IpamError, match=r"it is in WAL mode, and SQLite cannot create prefixes"):
+        read_prefix_table(database)
