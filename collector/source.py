@@ -88,7 +88,7 @@ def select_in_key_order(shape: TableShape) -> str:
     return f"SELECT {columns} FROM {_quote_identifier(TABLE)} ORDER BY {order}"
 
 
-def _wal_without_shm_in_read_only_directory(path: Path) -> bool:
+def _wal_without_shm(path: Path) -> bool:
     """Why a WAL-mode database cannot be read (Compose mounts database/ read-only): SQLite's
     readers need its -shm file, and create it when it is missing."""
     try:
@@ -134,7 +134,7 @@ class TableReader:
             self.__exit__(None, None, None)
             if not self.path.is_file():
                 raise DatabaseNotFoundError(f"database not found: {self.path}") from error
-            if _wal_without_shm_in_read_only_directory(self.path):
+            if _wal_without_shm(self.path):
                 raise UnreadableDatabaseError(
                     f"cannot read database {self.path}: it is in WAL mode, and SQLite cannot "
                     f"create {self.path.name}-shm beside it (read-only directory); convert it "
