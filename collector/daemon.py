@@ -7,8 +7,9 @@ folder, so the copy is forced; tests/test_repository.py keeps the two equal.
   worker: a late or slow run never piles runs up behind it, and two runs never overlap. A run late
   by up to one interval (at least 60 s) still runs.
 - A failed run is retried sooner than the interval: 5 s after it, then 10 s, then every 20 s,
-  never later than the next regular run. A success goes back to the regular schedule, so a fixed
-  cause (database back, permissions fixed) shows as healthy within about 25 s, with no restart.
+  never later than the next regular run; a run that found another holding the lock keeps them
+  going. A success goes back to the regular schedule, so a fixed cause (database back,
+  permissions fixed) shows as healthy within about 25 s, with no restart.
 - SIGTERM and SIGINT let the run in progress finish, then the process exits 0 (``docker stop``).
 """
 
@@ -78,11 +79,10 @@ class Daemon:
         outcome = self.perform_run()
         if outcome.status == STATUS_FAILED:
             self.failures += 1
-            next_attempt = self._schedule_retry()
-        else:
-            if outcome.status != STATUS_BUSY:
-                self.failures = 0
-            next_attempt = self.next_regular_run()
+        elif outcome.status != STATUS_BUSY:
+            self.failures = 0
+        # A busy run (another run held the lock) learnt nothing: a failing service retries on.
+        next_attempt = self._schedule_retry() if self.failures else self.next_regular_run()
         report(outcome, self.heartbeat, self.interval_seconds, next_attempt)
 
     def next_regular_run(self) -> datetime:

@@ -110,6 +110,18 @@ def test_a_busy_run_neither_counts_as_a_failure_nor_resets_the_count(tmp_path: P
     assert daemon.failures == 1
 
 
+def test_a_busy_run_while_failing_keeps_the_quick_retries(tmp_path: Path) -> None:
+    """A manual --once beside a failing daemon must not leave it unhealthy until the next run."""
+    daemon = Daemon(Runs(FAILED, BUSY, OK), 300, tmp_path / "hb")
+    daemon.run_and_report()
+    daemon.scheduler.remove_job(RETRY_JOB_ID)
+    daemon.run_and_report()  # busy
+    assert retry_job_seconds(daemon) == pytest.approx(5, abs=1)
+    daemon.scheduler.remove_job(RETRY_JOB_ID)
+    daemon.run_and_report()  # ok
+    assert retry_job_seconds(daemon) is None
+
+
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_during_a_run_lets_it_finish_then_the_daemon_exits_0(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, signal_number: int
