@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--once", action="store_true", help="run one export and exit (0 ok, 1 failed, 75 busy)"
+        "--once",
+        action="store_true",
+        help="run one export and exit (0 ok, 1 failed, 2 bad arguments, 75 busy)",
     )
     parser.add_argument(
         "--db",

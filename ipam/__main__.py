@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--once",
         action="store_true",
-        help="run once and exit (0 ok, invalid rows included; 1 failed)",
+        help="run once and exit (0 ok, invalid rows included; 1 failed; 2 bad arguments)",
     )
     parser.add_argument(
         "--db",
