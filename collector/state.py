@@ -82,15 +82,17 @@ def load_written(path: Path) -> Written | None:
     try:
         with open(path, "rb") as stream:
             summary = json.loads(stream.readline())
-            body = stream.read()
+            body = memoryview(stream.read())  # sliced below without copies
         if zlib.crc32(body) != summary["body_crc32"]:
             return None
         count = summary["records"]
-        fingerprints = array("I", body[: 4 * count])
+        fingerprints = array("I")
+        fingerprints.frombytes(body[: 4 * count])
         if summary["int_keys"]:
-            keys: Any = array("q", body[4 * count :])
+            keys: Any = array("q")
+            keys.frombytes(body[4 * count :])
         else:
-            keys = [text.encode() for text in json.loads(body[4 * count :])]
+            keys = [text.encode() for text in json.loads(bytes(body[4 * count :]))]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return Written(keys, fingerprints) if len(fingerprints) == len(keys) == count else None
@@ -98,15 +100,18 @@ def load_written(path: Path) -> Written | None:
 
 def save_state(path: Path, state: RunState, written: Written) -> None:
     """Replace the state file atomically (a crash leaves the old state or the new one)."""
+    keys: bytes | array[int]  # arrays are written and checksummed as they are, without a copy
     if isinstance(written.keys, array):
-        keys = written.keys.tobytes()
+        keys = written.keys
     else:
         keys = json.dumps([key.decode() for key in written.keys], ensure_ascii=False).encode()
-    body = written.fingerprints.tobytes() + keys
     summary = {"version": STATE_VERSION, **asdict(state)}
     summary.update(
-        records=len(written), int_keys=isinstance(written.keys, array), body_crc32=zlib.crc32(body)
+        records=len(written),
+        int_keys=isinstance(written.keys, array),
+        body_crc32=zlib.crc32(keys, zlib.crc32(written.fingerprints)),
     )
     with atomic_writer(path) as stream:
         stream.write(json.dumps(summary).encode() + b"\n")
-        stream.write(body)
+        stream.write(written.fingerprints)
+        stream.write(keys)
