@@ -89,18 +89,20 @@ def select_in_key_order(shape: TableShape) -> str:
 
 
 def _wal_without_shm(path: Path) -> bool:
-    """Why a WAL-mode database cannot be read (Compose mounts database/ read-only): SQLite's
-    readers need its -shm file, and create it when it is missing."""
+    """Whether a failed read is SQLite unable to create the -shm file a WAL database needs.
+
+    The same test as ipam's: where SQLite can create the -shm file, a reader leaves it there, so
+    after a failed read its absence means SQLite could not create it (a read-only directory, as
+    Compose mounts database/).
+    """
+    if Path(f"{path}-shm").exists():
+        return False
     try:
         with open(path, "rb") as file:
             header = file.read(_HEADER_SIZE)
     except OSError:
         return False
-    return (
-        _WAL_FORMAT in header[18:20]
-        and not Path(f"{path}-shm").exists()
-        and not os.access(path.parent, os.W_OK)
-    )
+    return header[18:20] == bytes((_WAL_FORMAT, _WAL_FORMAT))
 
 
 class TableReader:
