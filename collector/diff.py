@@ -47,9 +47,9 @@ class Written:
     def from_records(cls, keys: Sequence[Key], fingerprints: Sequence[int]) -> Written:
         """From records in file order; a key written twice keeps its first record's fingerprint."""
         first = dict(zip(reversed(keys), reversed(fingerprints)))
-        if _int64_array(keys) is not None:
-            ordered: SortedKeys = array("q", sorted(first))
-        else:  # any other key: every key as its CSV text
+        try:
+            ordered: SortedKeys = array("q", sorted(first))  # type: ignore[type-var]
+        except (TypeError, OverflowError):  # any other key: every key as its CSV text
             first = {_as_bytes(key): value for key, value in first.items()}
             ordered = sorted(first)  # type: ignore[arg-type]
         return cls(ordered, array("I", map(first.__getitem__, ordered)))
