@@ -214,6 +214,13 @@ class _LineFeed:
             return text.replace(_ESCAPE, _HIDDEN_ESCAPE).replace(_NUL, _HIDDEN_NUL)
         return text
 
+    def restored(self, fields: list[str]) -> list[str]:
+        """A record's fields with whatever its lines had hidden put back."""
+        if not self.hid:
+            return fields
+        self.hid = False
+        return list(map(_unhidden, fields))
+
     def at_end(self) -> bool:
         return self.raw.read(1) == b""
 
@@ -267,9 +274,7 @@ class CsvScan:
                     self._torn_tail_or_raise(feed, start, "incomplete or wrong-sized record")
                     return
                 self.valid_end = feed.consumed
-                if feed.hid:
-                    fields, feed.hid = list(map(_unhidden, fields)), False
-                yield fields
+                yield feed.restored(fields)
 
     def _torn_tail_or_raise(self, feed: _LineFeed, start: int, problem: str) -> None:
         if not feed.at_end():
@@ -285,6 +290,4 @@ def _first_record(reader: Iterator[list[str]], feed: _LineFeed) -> list[str] | N
         fields = next(reader)
     except (StopIteration, csv.Error, UnicodeDecodeError):
         return None
-    if feed.hid:
-        fields, feed.hid = list(map(_unhidden, fields)), False
-    return fields if feed.last_line.endswith(RECORD_END) else None
+    return feed.restored(fields) if feed.last_line.endswith(RECORD_END) else None
