@@ -105,9 +105,10 @@ def raw_pytricia(prefixes: Sequence[object]) -> Parents:
     import pytricia  # noqa: PLC0415
 
     ipv4, ipv6 = pytricia.PyTricia(32), pytricia.PyTricia(128)
-    for text in prefixes:
-        (ipv6 if ":" in text else ipv4)[text] = None  # type: ignore[operator]
-    parents = [(ipv6 if ":" in text else ipv4).parent(text) for text in prefixes]  # type: ignore
+    texts = list(map(str, prefixes))  # valid text only: the raw baseline checks nothing
+    for text in texts:
+        (ipv6 if ":" in text else ipv4)[text] = None
+    parents = [(ipv6 if ":" in text else ipv4).parent(text) for text in texts]
     return parents, [None] * len(prefixes)
 
 
@@ -368,15 +369,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nRouteViews skipped (--no-routeviews)")
     else:
         routeviews = DATA_DIR / "routeviews-20160202.db"
-        if not routeviews.exists():
-            prefixes = routeviews_prefixes(arguments.routeviews_dir)
-            if prefixes is None:
-                print(f"\nRouteViews skipped: no pfx2as files in {arguments.routeviews_dir}")
-                routeviews = None
-            else:
-                write_database(routeviews, prefixes)
-        if routeviews is not None:
+        prefixes = None if routeviews.exists() else routeviews_prefixes(arguments.routeviews_dir)
+        if prefixes is not None:
+            write_database(routeviews, prefixes)
+        if routeviews.exists():
             table += bench_data_set("RouteViews", routeviews, arguments.repeat, pipelines)
+        else:
+            print(f"\nRouteViews skipped: no pfx2as files in {arguments.routeviews_dir}")
 
     print(f"\nPython {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
     print("\n".join(table))

@@ -18,12 +18,13 @@ from __future__ import annotations
 import csv
 import io
 import zlib
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, cast
 
-from collector.errors import HeaderMismatchError, MalformedCsvError
+from servicekit.runs import RunError
 
 RECORD_END = b"\r\n"
 # The bytes that make a field need quotes, as ints: ``44 in field`` is one memchr, six times
@@ -32,8 +33,6 @@ _COMMA, _QUOTE, _CR, _LF = b',"\r\n'
 # csv.reader refuses fields over 128 KiB by default; customers.csv holds whatever the table holds,
 # so a long value must not pass for damage (which would fail every run, or cut a last record).
 _FIELD_SIZE_LIMIT = 2**31 - 1
-
-Key = Union[int, bytes]
 
 
 def _field(value: object) -> bytes | bytearray:
@@ -64,7 +63,10 @@ def encode_column(values: Sequence[object]) -> tuple[Sequence[bytes | bytearray]
     kinds = set(map(type, values))
     if kinds <= {int}:  # digits and a minus sign: ASCII, never quoted
         return list(map(b"%d".__mod__, values)), []
-    fields = values if kinds == {bytearray} else list(map(_field, values))
+    fields: Sequence[bytes | bytearray]
+    fields = (
+        cast("Sequence[bytearray]", values) if kinds == {bytearray} else list(map(_field, values))
+    )
     # Joined with NUL, which is ASCII and never quoted: half a character at the end of one field
     # and the rest at the start of the next must not pass for one valid character.
     joined = b"\0".join(fields)
@@ -99,41 +101,18 @@ def _quoted(fields: Sequence[bytes | bytearray], joined: bytes) -> Sequence[byte
     return fields
 
 
-def _canonical_key(text: bytes) -> Key:
-    try:
-        number = int(text)
-    except ValueError:
-        return text
-    return number if str(number).encode() == text else text
-
-
-def canonical_keys(texts: Sequence[bytes]) -> list[Key]:
-    """Keys as the diff compares them: their CSV text, with decimal integers as ints.
-
-    A text becomes an int only when ``str(int(text)) == text``, so two keys are equal exactly
-    when their CSV texts are; ints let the keys of a million records live in a compact array.
-    """
-    try:
-        numbers = list(map(int, texts))
-    except ValueError:
-        return list(map(_canonical_key, texts))
-    if [str(number).encode() for number in numbers] == list(texts):
-        return numbers
-    return list(map(_canonical_key, texts))
-
-
 @dataclass(frozen=True)
 class EncodedBatch:
-    """A batch of rows as CSV records (without the record end), their keys, and the keys of the
-    rows whose TEXT was not valid UTF-8."""
+    """A batch of rows as CSV records (without the record end), their keys in the same order,
+    and the keys of the rows whose TEXT was not valid UTF-8."""
 
     records: list[bytes]
-    keys: list[Key]
-    repaired: list[Key]
+    keys: array[int]
+    repaired: list[int]
 
     @property
-    def fingerprints(self) -> list[int]:
-        return list(map(zlib.crc32, self.records))
+    def fingerprints(self) -> array[int]:
+        return array("I", map(zlib.crc32, self.records))
 
     def data(self, positions: Sequence[int] | None = None) -> bytes:
         """The records (all of them, or those at ``positions``) as file content, CRLF-terminated."""
@@ -141,15 +120,51 @@ class EncodedBatch:
         return RECORD_END.join(chosen) + RECORD_END if chosen else b""
 
 
-def encode_batch(rows: Sequence[Sequence[object]], key_positions: Sequence[int]) -> EncodedBatch:
-    """Encode rows as CSV records and compute each row's key from the CSV text of its key fields.
-
-    Keys are compared as CSV text because that is all customers.csv can tell us about a row it
-    holds (see ``canonical_keys``); with no key columns the whole record is the key.
-    """
+def encode_batch(rows: Sequence[Sequence[object]], key_position: int) -> EncodedBatch:
+    """Encode rows as CSV records; their keys are the values of the INTEGER PRIMARY KEY column."""
     if not rows:
-        return EncodedBatch([], [], [])
+        return EncodedBatch([], array("q"), [])
     values = list(zip(*rows))
+    try:
+        keys = array("q", values[key_position])
+    except TypeError:  # a WITHOUT ROWID table can hold text in an INTEGER PRIMARY KEY column
+        raise RunError("the primary key column holds a value that is not an integer") from None
+    return _encoded(values, keys)
+
+
+def encode_read_back(
+    records: Sequence[Sequence[str]], key_position: int, path: Path
+) -> EncodedBatch:
+    """Records read back from customers.csv, encoded again as the table's rows would be.
+
+    So that their fingerprints are the ones the table gives; a key must be written exactly as an
+    integer is (``12``, never ``012`` or `` 12``), or the file is not one this service wrote.
+    """
+    texts = [record[key_position] for record in records]
+    try:
+        keys = array("q", map(int, texts))
+    except (ValueError, OverflowError):
+        keys = array("q")
+    if list(map(str, keys)) != texts:
+        bad = next(text for text in texts if not _is_written_integer(text))
+        raise RunError(
+            f"{path} holds a record whose key {bad!r} is not an integer as this service writes "
+            "one; it is left untouched (move it away to start a new file)"
+        )
+    values = [[bytearray(field, "utf-8") for field in column] for column in zip(*records)]
+    return _encoded(values, keys)
+
+
+def _is_written_integer(text: str) -> bool:
+    """Whether ``text`` is a 64-bit integer as ``str`` writes it (as SQLite's integers are)."""
+    try:
+        value = int(text)
+    except ValueError:
+        return False
+    return str(value) == text and -(2**63) <= value < 2**63
+
+
+def _encoded(values: Sequence[Sequence[object]], keys: array[int]) -> EncodedBatch:
     columns, bad = [], set()
     for column in values:
         fields, column_bad = encode_column(column)
@@ -158,12 +173,6 @@ def encode_batch(rows: Sequence[Sequence[object]], key_positions: Sequence[int])
     records = list(map(b",".join, zip(*columns)))
     if len(columns) == 1:  # csv.writer writes a lone empty field as "" so the line is not blank
         records = [record or b'""' for record in records]
-    if len(key_positions) == 1 and set(map(type, values[key_positions[0]])) <= {int}:
-        keys: list[Key] = list(values[key_positions[0]])  # an INTEGER PRIMARY KEY: ints already
-    elif not key_positions:
-        keys = canonical_keys(records)
-    else:
-        keys = canonical_keys(list(map(b",".join, zip(*(columns[p] for p in key_positions)))))
     return EncodedBatch(records, keys, [keys[i] for i in sorted(bad)])
 
 
@@ -232,8 +241,8 @@ class CsvScan:
     one. Anything wrong with the file (a record not ended by CRLF, unbalanced quotes, bad UTF-8, the
     wrong number of fields) is such a torn tail when it reaches the end of the file: ``valid_end``
     then stops before it. The same damage followed by more data is not a torn append, and the scan
-    raises MalformedCsvError instead of guessing. A header other than ``header`` (checked first,
-    before any record is yielded) raises HeaderMismatchError.
+    raises RunError instead of guessing, as it does for a header other than ``header``
+    (checked first, before any record is yielded).
     """
 
     def __init__(self, path: Path, header: Sequence[str]) -> None:
@@ -253,12 +262,11 @@ class CsvScan:
         with open(self.path, "rb") as raw:
             feed = _LineFeed(raw)
             reader = csv.reader(feed, strict=True)
-            if _first_record(reader, feed) != self.header:
-                converted = not feed.last_line.endswith(RECORD_END) and feed.last_line[-1:] == b"\n"
-                raise HeaderMismatchError(
-                    f"{self.path} does not start with the expected header {','.join(self.header)}"
-                    + (" ended by CRLF (its lines end with LF: converted?)" if converted else "")
-                    + "; it is left untouched (move it away to start a new file)"
+            problem = _header_problem(_first_record(reader, feed), feed.last_line, self.header)
+            if problem:
+                raise RunError(
+                    f"{self.path} {problem}; it is left untouched "
+                    "(move it away to start a new file)"
                 )
             self.valid_end = feed.consumed
             while True:
@@ -278,7 +286,7 @@ class CsvScan:
 
     def _torn_tail_or_raise(self, feed: _LineFeed, start: int, problem: str) -> None:
         if not feed.at_end():
-            raise MalformedCsvError(
+            raise RunError(
                 f"{self.path} is damaged at byte {start} ({problem}) and more data follows; "
                 "it is left untouched"
             )
@@ -287,7 +295,19 @@ class CsvScan:
 
 def _first_record(reader: Iterator[list[str]], feed: _LineFeed) -> list[str] | None:
     try:
-        fields = next(reader)
+        return feed.restored(next(reader))
     except (StopIteration, csv.Error, UnicodeDecodeError):
         return None
-    return feed.restored(fields) if feed.last_line.endswith(RECORD_END) else None
+
+
+def _header_problem(fields: list[str] | None, line: bytes, header: list[str]) -> str:
+    """What is wrong with the first record of customers.csv, or "" when it is ``header``."""
+    if line.startswith(b"\xef\xbb\xbf"):
+        return "starts with a UTF-8 byte order mark (saved by an editor?)"
+    if fields != header:
+        return f"does not start with the expected header {','.join(header)}"
+    if line.endswith(b"\n") and not line.endswith(RECORD_END):
+        return "has lines ending with LF, not CRLF (converted?)"
+    if not line.endswith(RECORD_END):
+        return "holds the header without its line end (CRLF)"
+    return ""

@@ -1,8 +1,9 @@
-"""One export run: bring customers.csv and the snapshot up to date with the table.
+"""One collector run: bring customers.csv and the snapshot up to date with the table.
 
 customers.csv is append-only: a row is written once, the first time its key is seen, and never
 rewritten. Rows the table changed or deleted since are counted and logged, not touched. The
 snapshot is the whole current table, replaced atomically whenever the table may have changed.
+A run that fails leaves customers.csv as it found it, a torn tail aside (see ``_cut_torn_tail``).
 """
 
 from __future__ import annotations
@@ -18,20 +19,19 @@ from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from collector.csvfile import CsvScan, EncodedBatch, Key, encode_batch, encode_header
+from collector.csvfile import CsvScan, EncodedBatch, encode_batch, encode_header, encode_read_back
 from collector.diff import Comparison, Written
-from collector.errors import OutputDirectoryError
-from collector.files import FileIdentity, atomic_writer, remove_stale_temp_files
 from collector.lock import run_lock
-from collector.source import BATCH_ROWS, TableReader, TableShape
+from collector.source import BATCH_ROWS, FileIdentity, TableReader
 from collector.state import RunState, load_summary, load_written, save_state
+from servicekit.files import atomic_writer, remove_stale_temp_files
+from servicekit.runs import RunError, first_ids
 
 CUSTOMERS_CSV = "customers.csv"
 SNAPSHOT_CSV = "customers_snapshot.csv"
 STATE_FILE = ".collector.state"
 TORN_FILE = "customers.csv.torn"  # what torn tails were cut off customers.csv, kept, never read
 LOCK_FILE = ".collector.lock"
-_LOGGED_KEYS = 5
 
 log = logging.getLogger("collector")
 T = TypeVar("T")
@@ -43,8 +43,17 @@ class RunResult:
     appended: int  # rows added to customers.csv by this run
     changed: int  # rows in customers.csv whose row in the table now differs
     deleted: int  # rows in customers.csv no longer in the table
-    unchanged_table: bool  # the table and both files were as the last run left them: no writes
+    written: bool  # False: the table and both files were as the last run left them
     torn_bytes_removed: int = 0
+
+    def details(self) -> dict[str, str]:
+        return {
+            "rows": str(self.rows),
+            "appended": str(self.appended),
+            "changed": str(self.changed),
+            "deleted": str(self.deleted),
+            "written": "yes" if self.written else "no",
+        }
 
 
 class OutputPaths:
@@ -58,21 +67,19 @@ class OutputPaths:
         self.torn = directory / TORN_FILE
 
 
-def run_export(database: Path, output_directory: Path) -> RunResult:
-    """Run one export under the lock; raises CollectorError (outputs untouched) when it cannot."""
-    if not output_directory.is_dir():
-        raise OutputDirectoryError(f"output directory not found: {output_directory}")
-    paths = OutputPaths(output_directory)
+def run_once(database: Path, output: Path) -> RunResult:
+    """Run one export under the lock; raises RunError (outputs untouched) when it cannot."""
+    if not output.is_dir():
+        raise RunError(f"output directory not found: {output}")
+    paths = OutputPaths(output)
     with run_lock(paths.lock), _cyclic_gc_paused():
         for target in (paths.customers, paths.snapshot, paths.state):
             remove_stale_temp_files(target)
         with TableReader(database) as table:
             previous = load_summary(paths.state)
-            if previous is not None and _nothing_changed(previous, table, paths):
-                return RunResult(previous.rows, 0, previous.changed, previous.deleted, True)
-            if not paths.customers.exists():
-                return _create(table, paths)
-            return _append(table, paths, previous)
+            if previous and previous.nothing_changed(table, paths.customers, paths.snapshot):
+                return RunResult(previous.rows, 0, previous.changed, previous.deleted, False)
+            return _update(table, paths, previous)
 
 
 @contextmanager
@@ -92,84 +99,64 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _nothing_changed(previous: RunState, table: TableReader, paths: OutputPaths) -> bool:
-    """True when the database and both CSVs are as the last successful run left them.
-
-    The database is unchanged when SQLite's change counter and the file's identity are the
-    recorded ones (see DatabaseVersion), read under SQLite's shared lock; never in WAL mode. The
-    CSVs are unchanged when their identities are the recorded ones (see state.py).
-    """
-    return (
-        table.version is not None
-        and previous.database == table.version
-        and _describes(previous, table.shape, paths)
-        and FileIdentity.of(paths.snapshot) == previous.snapshot
-    )
-
-
-def _describes(previous: RunState | None, shape: TableShape, paths: OutputPaths) -> bool:
-    """True when the state describes this very customers.csv, written with these columns and key."""
-    return (
-        previous is not None
-        and previous.header == shape.header
-        and previous.key_positions == shape.key_positions
-        and FileIdentity.of(paths.customers) == previous.customers_csv
-    )
-
-
-def _create(table: TableReader, paths: OutputPaths) -> RunResult:
-    """No customers.csv yet: both files get every row, the very same bytes, encoded once."""
-    comparison = Comparison(Written(array("q"), array("I")))
+def _update(table: TableReader, paths: OutputPaths, previous: RunState | None) -> RunResult:
+    """Append the rows whose key customers.csv lacks (all of them to a new or empty file), and
+    write the snapshot, from one encoding of the table."""
     header = encode_header(table.shape.header)
-    with atomic_writer(paths.snapshot) as snapshot, atomic_writer(paths.customers) as customers:
-        snapshot.write(header)
-        customers.write(header)
-        for batch in _encoded_batches(table):
-            comparison.add(batch)
-            data = batch.data()
-            snapshot.write(data)
-            customers.write(data)
-    return _save_state(table, paths, comparison, torn_bytes=0)
-
-
-def _append(table: TableReader, paths: OutputPaths, previous: RunState | None) -> RunResult:
-    """customers.csv exists: rows whose key it lacks are appended, the snapshot is rewritten."""
-    written, valid_end = _written(previous, table.shape, paths)
-    torn_bytes = _cut_torn_tail(paths.customers, valid_end, paths.torn)
+    torn_bytes = 0
+    if paths.customers.exists() and paths.customers.stat().st_size:
+        written, valid_end = _written(previous, table, paths)
+        torn_bytes = _cut_torn_tail(paths.customers, valid_end, paths.torn)
+    else:
+        written, valid_end = Written.from_records([], []), None
     comparison = Comparison(written)
-    with atomic_writer(paths.snapshot) as snapshot, _appending(paths.customers, valid_end) as out:
-        snapshot.write(encode_header(table.shape.header))
-        for batch in _encoded_batches(table):
-            new = comparison.add(batch)
-            data = batch.data()
-            snapshot.write(data)
-            if new:
-                out.write(data if len(new) == len(batch.keys) else batch.data(new))
-    return _save_state(table, paths, comparison, torn_bytes)
+    with _appending(paths.customers, valid_end) as out:
+        if valid_end is None:
+            out.write(header)
+        with atomic_writer(paths.snapshot) as snapshot:
+            snapshot.write(header)
+            for batch in _encoded_batches(table):
+                new = comparison.add(batch)
+                data = batch.data()
+                snapshot.write(data)
+                if new:
+                    out.write(data if len(new) == len(batch.records) else batch.data(new))
+        out.flush()
+        os.fsync(out.fileno())
+        state = RunState(
+            database=table.version,
+            header=table.shape.header,
+            customers_csv=FileIdentity.of_status(os.fstat(out.fileno())),
+            snapshot=FileIdentity.of_status(paths.snapshot.stat()),
+            rows=comparison.rows,
+            changed=comparison.changed,
+            deleted=comparison.deleted(),
+        )
+        save_state(paths.state, state, comparison.written_after())
+    appended = len(comparison.new_keys)
+    return RunResult(state.rows, appended, state.changed, state.deleted, True, torn_bytes)
 
 
 def _written(
-    previous: RunState | None, shape: TableShape, paths: OutputPaths
+    previous: RunState | None, table: TableReader, paths: OutputPaths
 ) -> tuple[Written, int]:
     """What customers.csv holds, and where its last complete record ends.
 
-    From the state only when the state describes this very file and the same columns and key;
-    otherwise read from the file as CSV records (its header checked, a torn
-    tail found), each re-encoded so that its key and fingerprint are the ones the table gives.
+    From the state only when the state describes this very file and the same columns; otherwise
+    read from the file as CSV records (its header checked, a torn tail found), each encoded again
+    so that its fingerprint is the one the table gives.
     """
-    if _describes(previous, shape, paths):
-        assert previous is not None
+    if previous and previous.describes_customers_csv(table, paths.customers):
         written = load_written(paths.state)
         if written is not None:
             return written, previous.customers_csv.size
-    scan = CsvScan(paths.customers, shape.header)
-    keys: list[Key] = []
-    fingerprints = array("I")
+    scan = CsvScan(paths.customers, table.shape.header)
+    keys: list[int] = []
+    fingerprints: list[int] = []
     for records in _chunks(scan.records(), BATCH_ROWS):
-        texts = [[bytearray(field, "utf-8") for field in record] for record in records]
-        batch = encode_batch(texts, shape.key_positions)
+        batch = encode_read_back(records, table.shape.key_position, paths.customers)
         keys += batch.keys
-        fingerprints += array("I", batch.fingerprints)
+        fingerprints += batch.fingerprints
     return Written.from_records(keys, fingerprints), scan.valid_end
 
 
@@ -206,20 +193,24 @@ def _cut_torn_tail(path: Path, valid_end: int, keep_in: Path) -> int:
 
 
 @contextmanager
-def _appending(path: Path, valid_end: int) -> Iterator[BinaryIO]:
-    """Append to customers.csv; fsynced before the run reports success, cut back if it fails.
+def _appending(path: Path, valid_end: int | None) -> Iterator[BinaryIO]:
+    """Append to customers.csv, or write it anew (``valid_end`` None); if the block fails, the
+    file is cut back to ``valid_end``, or a file this run created is removed.
 
-    A run that fails halfway (a full disk, a database error) leaves customers.csv as it found it.
+    The block covers the snapshot's replacement and the state's save too, so a run that fails at
+    any step leaves customers.csv as it found it.
     """
+    existed = path.exists()
     stream = open(path, "ab")  # noqa: SIM115 (closed below on every path)
     try:
         yield stream
-        stream.flush()
-        os.fsync(stream.fileno())
     except BaseException:
         with suppress(OSError):  # the disk that failed the writes may fail this flush
             stream.close()
-        os.truncate(path, valid_end)
+        if existed:
+            os.truncate(path, valid_end or 0)
+        else:
+            path.unlink(missing_ok=True)
         raise
     finally:
         stream.close()
@@ -227,45 +218,15 @@ def _appending(path: Path, valid_end: int) -> Iterator[BinaryIO]:
 
 def _encoded_batches(table: TableReader) -> Iterator[EncodedBatch]:
     """The table as CSV records, a batch at a time; rows whose TEXT was not UTF-8 are logged."""
-    repaired: list[Key] = []
-    count = 0
+    repaired = array("q")
     for rows in table.batches():
-        batch = encode_batch(rows, table.shape.key_positions)
-        count += len(batch.repaired)
-        repaired += batch.repaired[: max(0, _LOGGED_KEYS - len(repaired))]
+        batch = encode_batch(rows, table.shape.key_position)
+        repaired.extend(batch.repaired)
         yield batch
-    if count:
-        shown = ", ".join(key.decode() if isinstance(key, bytes) else str(key) for key in repaired)
-        more = f" and {count - len(repaired)} more" if count > len(repaired) else ""
+    if repaired:
         log.warning(
             "%d rows hold TEXT that is not valid UTF-8, written with U+FFFD for the bad bytes: "
-            "keys %s%s",
-            count,
-            shown,
-            more,
+            "keys %s",
+            len(repaired),
+            first_ids(repaired),
         )
-
-
-def _save_state(
-    table: TableReader, paths: OutputPaths, comparison: Comparison, torn_bytes: int
-) -> RunResult:
-    """Record what the files now hold, for the next run; the result of this one."""
-    state = RunState(
-        database=table.version,
-        header=table.shape.header,
-        key_positions=table.shape.key_positions,
-        customers_csv=_identity(paths.customers),
-        snapshot=_identity(paths.snapshot),
-        rows=comparison.rows,
-        changed=comparison.changed,
-        deleted=comparison.deleted(),
-    )
-    save_state(paths.state, state, comparison.written_after())
-    appended = len(comparison.new_keys)
-    return RunResult(state.rows, appended, state.changed, state.deleted, False, torn_bytes)
-
-
-def _identity(path: Path) -> FileIdentity:
-    identity = FileIdentity.of(path)
-    assert identity is not None, f"{path} was just written"
-    return identity

@@ -12,18 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from collector.errors import LockBusyError
+from servicekit.runs import RunBusyError
 
 
 @contextmanager
 def run_lock(path: Path) -> Iterator[None]:
-    """Hold the lock for the block, or raise LockBusyError at once if another run holds it."""
+    """Hold the lock for the block, or raise RunBusyError at once if another run holds it."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LockBusyError(
+            raise RunBusyError(
                 f"another collector run holds {path}; this run writes nothing"
             ) from None
         yield

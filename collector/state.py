@@ -1,19 +1,19 @@
-"""What the last successful run wrote, kept in a hidden file beside the CSVs.
+"""What the last successful run wrote, kept in ``.collector.state`` beside the CSVs.
 
 The state lets a run skip work, never change its result: it is used only while the files it
-describes are still the ones it describes. ``customers.csv`` and the snapshot must have the recorded
-identity (device, inode, size, mtime in nanoseconds, see ``FileIdentity``); the database must have
-the recorded version (SQLite's change counter and the file's identity, see ``DatabaseVersion``).
-Anything else (no state, an old format, a file edited, replaced or torn by a crash) and the run
-reads customers.csv itself, record by record. No file is hashed: hashing the database and
-customers.csv took 0.17 s a run at a million rows, most of a run that finds nothing changed, and
-would only add an edit made with the size kept and the mtime set back on purpose.
+describes are still the ones it describes. ``customers.csv`` and the snapshot must have the
+recorded identity (device, inode, size, mtime in nanoseconds, see ``FileIdentity``); the database
+must have the recorded version (SQLite's change counter and the file's identity, see
+``DatabaseVersion``). Anything else (no state, an old format, a file edited, replaced or torn by a
+crash) and the run reads customers.csv itself, record by record. No file is hashed: hashing the
+database and customers.csv took 0.17 s a run at a million rows, most of a run that finds nothing
+changed, and would only add an edit made with the size kept and the mtime set back on purpose.
 
 The file starts with one JSON line, the summary; a run that finds nothing changed reads only that.
-The written keys and fingerprints follow as the raw bytes of their arrays, in this machine's byte
-order (a state moved to another machine already fails the device and inode check); keys that are
-not all integers follow as JSON, a list of their CSV texts, instead. The summary holds the CRC-32
-of what follows it: keys read wrong would make rows already in customers.csv look new.
+The written fingerprints and keys follow as the raw bytes of their arrays, in this machine's byte
+order (a state moved to another machine already fails the device and inode check). The summary
+holds the CRC-32 of what follows it: keys read wrong would make rows already in customers.csv
+look new.
 """
 
 from __future__ import annotations
@@ -26,37 +26,47 @@ from pathlib import Path
 from typing import Any
 
 from collector.diff import Written
-from collector.files import FileIdentity, atomic_writer
-from collector.source import DatabaseVersion
+from collector.source import DatabaseVersion, FileIdentity, TableReader
+from servicekit.files import atomic_writer
 
-STATE_VERSION = 4
+STATE_VERSION = 5
 
 
 @dataclass(frozen=True)
 class RunState:
     """The summary line: what the files and the table were after the last successful run."""
 
-    database: DatabaseVersion | None  # None in WAL mode: the main file alone says nothing then
+    database: DatabaseVersion | None  # None: no shortcut (WAL mode, or the file was replaced)
     header: tuple[str, ...]
-    key_positions: tuple[int, ...]
     customers_csv: FileIdentity
     snapshot: FileIdentity
     rows: int
     changed: int
     deleted: int
 
+    def describes_customers_csv(self, table: TableReader, customers_csv: Path) -> bool:
+        """Whether this is the very customers.csv the state recorded, with the table's columns."""
+        return (
+            self.header == table.shape.header
+            and FileIdentity.of(customers_csv) == self.customers_csv
+        )
 
-def _database_from_json(data: dict[str, Any] | None) -> DatabaseVersion | None:
-    if data is None:
-        return None
-    return DatabaseVersion(data["change_counter"], FileIdentity(**data["file"]))
+    def nothing_changed(self, table: TableReader, customers_csv: Path, snapshot: Path) -> bool:
+        """Whether the database and both CSVs are as the last successful run left them."""
+        return (
+            table.version is not None
+            and self.database == table.version
+            and self.describes_customers_csv(table, customers_csv)
+            and FileIdentity.of(snapshot) == self.snapshot
+        )
 
 
 def _summary_from_json(data: dict[str, Any]) -> RunState:
+    database = data["database"]
     return RunState(
-        database=_database_from_json(data["database"]),
+        database=database
+        and DatabaseVersion(database["change_counter"], FileIdentity(**database["file"])),
         header=tuple(data["header"]),
-        key_positions=tuple(data["key_positions"]),
         customers_csv=FileIdentity(**data["customers_csv"]),
         snapshot=FileIdentity(**data["snapshot"]),
         rows=data["rows"],
@@ -83,35 +93,24 @@ def load_written(path: Path) -> Written | None:
         with open(path, "rb") as stream:
             summary = json.loads(stream.readline())
             body = memoryview(stream.read())  # sliced below without copies
-        if zlib.crc32(body) != summary["body_crc32"]:
+        if zlib.crc32(body) != summary["body_crc32"] or len(body) != 12 * summary["records"]:
             return None
-        count = summary["records"]
-        fingerprints = array("I")
-        fingerprints.frombytes(body[: 4 * count])
-        if summary["int_keys"]:
-            keys: Any = array("q")
-            keys.frombytes(body[4 * count :])
-        else:
-            keys = [text.encode() for text in json.loads(bytes(body[4 * count :]))]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        fingerprints, keys = array("I"), array("q")
+        fingerprints.frombytes(body[: 4 * summary["records"]])
+        keys.frombytes(body[4 * summary["records"] :])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return Written(keys, fingerprints) if len(fingerprints) == len(keys) == count else None
+    return Written(keys, fingerprints)
 
 
 def save_state(path: Path, state: RunState, written: Written) -> None:
     """Replace the state file atomically (a crash leaves the old state or the new one)."""
-    keys: bytes | array[int]  # arrays are written and checksummed as they are, without a copy
-    if isinstance(written.keys, array):
-        keys = written.keys
-    else:
-        keys = json.dumps([key.decode() for key in written.keys], ensure_ascii=False).encode()
     summary = {"version": STATE_VERSION, **asdict(state)}
     summary.update(
         records=len(written),
-        int_keys=isinstance(written.keys, array),
-        body_crc32=zlib.crc32(keys, zlib.crc32(written.fingerprints)),
+        body_crc32=zlib.crc32(written.keys, zlib.crc32(written.fingerprints)),
     )
     with atomic_writer(path) as stream:
         stream.write(json.dumps(summary).encode() + b"\n")
         stream.write(written.fingerprints)
-        stream.write(keys)
+        stream.write(written.keys)

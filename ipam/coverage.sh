@@ -1,6 +1,6 @@
 #!/bin/sh
-# Run the ipam tests under coverage.py and write the `coverage report -m` table to
-# ipam/coverage_results. Works from the repository root on the host and from /app in the ipam
+# Run the tests of everything the ipam container runs (ipam/ and servicekit/) under coverage.py
+# and write the `coverage report -m` table to ipam/coverage_results. Works from the repository root on the host and from /app in the ipam
 # container, whose root file system is read-only: the coverage data, pytest's cache and
 # hypothesis's examples all stay out of the source tree (a temp dir, or disabled).
 #
@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)   # .../ipam
 # `docker compose exec` starts as root: go on as the owner of ipam/ (with no capabilities), so
 # that coverage_results belongs to whoever owns the checkout.
 if [ "$(id -u)" = 0 ] && [ "$(stat -c %u "$here")" != 0 ]; then
-    exec env APP_UID= APP_GID= sh "$here/run-as-owner.sh" "$here" sh "$here/coverage.sh" "$@"
+    exec env APP_UID= APP_GID= sh "$here/../servicekit/run-as-owner.sh" "$here" sh "$here/coverage.sh" "$@"
 fi
 cd "$here/.."                         # the repository root, or /app: `python -m ipam` works here
 
@@ -28,7 +28,7 @@ export PYTHONDONTWRITEBYTECODE=1
 # `-c /dev/null`: the same pytest settings on the host as in the container, which has no
 # pyproject.toml. The tests must pass for the table to be written (set -e).
 "$python" -m coverage run --rcfile=ipam/.coveragerc -m pytest -q -p no:cacheprovider \
-    -c /dev/null --rootdir=. ipam/tests "$@"
+    -c /dev/null --rootdir=. ipam/tests servicekit/tests "$@"
 "$python" -m coverage report --rcfile=ipam/.coveragerc > ipam/.coverage_results.tmp
 mv ipam/.coverage_results.tmp ipam/coverage_results   # same directory: an atomic replace
 cat ipam/coverage_results

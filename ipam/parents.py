@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ipam.networks import IPV6_BIT, LENGTH_BITS, network_keys, network_text
+from ipam.networks import IPV6_BIT, LENGTH_BITS, KeyOrReason, network_keys, network_text
 
 __all__ = ["ClosestParents", "find_closest_parents"]
 
@@ -52,7 +52,7 @@ def find_closest_parents(prefixes: Sequence[object]) -> ClosestParents:
     return ClosestParents(_closest_parents(keys, invalid_rows), errors)
 
 
-def _closest_parents(keys: Sequence[object], invalid_rows: Sequence[int]) -> list[str | None]:
+def _closest_parents(keys: Sequence[KeyOrReason], invalid_rows: Sequence[int]) -> list[str | None]:
     """The canonical text of each row's closest parent network (None: none, or invalid row).
 
     Works on row numbers sorted by key and a list indexed by row number, never on dictionaries

@@ -11,8 +11,8 @@ import json
 import math
 from collections.abc import Sequence
 
-from ipam.errors import IpamError
 from ipam.store import PrefixTable
+from servicekit.runs import RunError
 
 __all__ = ["ERROR_KEY", "PARENT_KEY", "ROWS_PER_CHUNK", "report_json"]
 
@@ -38,7 +38,7 @@ def report_json(
     """
     for reserved in (PARENT_KEY, ERROR_KEY):
         if reserved in table.columns:
-            raise IpamError(f"the table has a column named {reserved!r}, which the output adds")
+            raise RunError(f"the table has a column named {reserved!r}, which the output adds")
     columns, rows = table.columns, table.rows
     # json.dumps's own defaults, except allow_nan: a non-finite float that is not converted
     # below fails the run rather than write a file that is not JSON.

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -138,8 +139,8 @@ def _health(container: str) -> str:
     return _inspect(container)["State"]["Health"]["Status"]
 
 
-def _health(container: str) -> str:
-    return _inspect(container)["State"]["Health"]["Status"]
+def _is_healthy(container: str) -> bool:
+    return _health(container) == "healthy"
 
 
 def _clone(destination: Path) -> None:
@@ -280,8 +281,8 @@ class TestQuickStart:
         if stack.compose == ["docker-compose"]:  # 1.29 has no --wait: the same wait, by hand
             stack.run("up", "-d", timeout=300)
             for service in SERVICES:
-                container = stack.container_id(service)
-                _wait_for(f"{service} healthy", lambda c=container: _health(c) == "healthy", 90)
+                healthy = partial(_is_healthy, stack.container_id(service))
+                _wait_for(f"{service} healthy", healthy, 90)
         else:
             stack.run("up", "-d", "--wait", timeout=300)
         stack.figures["up --wait, seconds"] = round(time.monotonic() - started, 1)

@@ -17,18 +17,13 @@ from hypothesis import strategies as st
 
 from collector import export
 from collector.csvfile import RECORD_END, EncodedBatch, encode_batch
-from collector.errors import (
-    DatabaseNotFoundError,
-    HeaderMismatchError,
-    OutputDirectoryError,
-)
 from collector.export import (
     CUSTOMERS_CSV,
     LOCK_FILE,
     SNAPSHOT_CSV,
     STATE_FILE,
     TORN_FILE,
-    run_export,
+    run_once,
 )
 from collector.tests.helpers import (
     AWKWARD_ROWS,
@@ -41,6 +36,7 @@ from collector.tests.helpers import (
     make_database,
     read_records,
 )
+from servicekit.runs import RunError
 
 
 def files(out: Path) -> dict[str, bytes]:
@@ -50,7 +46,7 @@ def files(out: Path) -> dict[str, bytes]:
 def test_first_run_writes_header_and_every_row_in_key_order(tmp_path: Path, out: Path) -> None:
     shuffled = [AWKWARD_ROWS[i] for i in (3, 0, 4, 2, 1)]
     db = make_database(tmp_path / "c.db", shuffled)
-    result = run_export(db, out)
+    result = run_once(db, out)
     assert (result.rows, result.appended, result.changed, result.deleted) == (5, 5, 0, 0)
     expected = [HEADER, *csv_text(AWKWARD_ROWS)]
     assert read_records(out / CUSTOMERS_CSV) == expected
@@ -71,11 +67,11 @@ def test_a_rerun_with_nothing_new_leaves_every_file_byte_identical(
     tmp_path: Path, out: Path
 ) -> None:
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
-    run_export(db, out)
+    run_once(db, out)
     before = files(out)
     stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    result = run_export(db, out)
-    assert result.unchanged_table and result.appended == 0
+    result = run_once(db, out)
+    assert not result.written and result.appended == 0
     assert files(out) == before
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamps
 
@@ -85,7 +81,7 @@ def test_only_rows_with_new_keys_are_appended_even_below_the_largest_id(
     tmp_path: Path, out: Path, with_state: bool
 ) -> None:
     db = make_database(tmp_path / "c.db", generated_rows(10, 20))
-    run_export(db, out)
+    run_once(db, out)
     if not with_state:
         (out / STATE_FILE).unlink()
     execute(db, "DELETE FROM customers WHERE id = 15")
@@ -94,7 +90,7 @@ def test_only_rows_with_new_keys_are_appended_even_below_the_largest_id(
         connection.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)", make_rows)
     connection.close()
     # id 15 was written, deleted, then inserted again: its key is in the file, so it is not new.
-    result = run_export(db, out)
+    result = run_once(db, out)
     assert result.appended == 4
     expected = [HEADER, *csv_text(generated_rows(10, 20)), *csv_text(generated_rows(1, 3))]
     expected += csv_text(generated_rows(25, 27))
@@ -106,38 +102,38 @@ def test_changed_and_deleted_rows_are_counted_never_rewritten(
     tmp_path: Path, out: Path, with_state: bool
 ) -> None:
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
-    run_export(db, out)
+    run_once(db, out)
     original = (out / CUSTOMERS_CSV).read_bytes()
     if not with_state:
         (out / STATE_FILE).unlink()
     execute(db, "UPDATE customers SET job = 'Astronaut' WHERE id IN (1, 2)")
     execute(db, "UPDATE customers SET phone = phone WHERE id = 3")  # same value: not a change
     execute(db, "DELETE FROM customers WHERE id IN (4, 5)")
-    result = run_export(db, out)
+    result = run_once(db, out)
     assert (result.rows, result.appended, result.changed, result.deleted) == (3, 0, 2, 2)
     assert (out / CUSTOMERS_CSV).read_bytes() == original
     snapshot = read_records(out / SNAPSHOT_CSV)
     assert [record[0] for record in snapshot[1:]] == ["1", "2", "3"]
     assert snapshot[1][6] == "Astronaut"
     # The counts stay right on the next run, which finds nothing changed.
-    again = run_export(db, out)
-    assert again.unchanged_table
+    again = run_once(db, out)
+    assert not again.written
     assert (again.changed, again.deleted, again.appended) == (2, 2, 0)
 
 
 def test_a_changed_row_that_changes_back_is_no_longer_counted(tmp_path: Path, out: Path) -> None:
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
-    run_export(db, out)
+    run_once(db, out)
     execute(db, "UPDATE customers SET name = 'Someone Else' WHERE id = 1")
-    assert run_export(db, out).changed == 1
+    assert run_once(db, out).changed == 1
     execute(db, "UPDATE customers SET name = 'Patrick Smith' WHERE id = 1")
-    assert run_export(db, out).changed == 0
+    assert run_once(db, out).changed == 0
 
 
 def test_the_snapshot_follows_the_table_and_is_always_complete(tmp_path: Path, out: Path) -> None:
     db = make_database(tmp_path / "c.db", generated_rows(1, 50))
     for step in range(3):
-        run_export(db, out)
+        run_once(db, out)
         with sqlite3.connect(db) as connection:
             expected = connection.execute("SELECT * FROM customers ORDER BY id").fetchall()
         connection.close()
@@ -152,52 +148,51 @@ def test_a_foreign_header_is_refused_and_the_file_left_untouched(tmp_path: Path,
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
     foreign = b"id,name,job\r\n1,a,b\r\n"
     (out / CUSTOMERS_CSV).write_bytes(foreign)
-    with pytest.raises(HeaderMismatchError, match="expected header"):
-        run_export(db, out)
+    with pytest.raises(RunError, match="expected header"):
+        run_once(db, out)
     assert (out / CUSTOMERS_CSV).read_bytes() == foreign
     assert not (out / SNAPSHOT_CSV).exists()
 
 
 def test_a_missing_output_directory_is_fatal(tmp_path: Path) -> None:
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
-    with pytest.raises(OutputDirectoryError):
-        run_export(db, tmp_path / "nowhere")
+    with pytest.raises(RunError):
+        run_once(db, tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_a_table_without_primary_key_is_diffed_on_whole_rows(tmp_path: Path, out: Path) -> None:
+@pytest.mark.parametrize(
+    "columns",
+    [
+        "name TEXT, job TEXT",  # no primary key
+        "a TEXT, b INTEGER, job TEXT, PRIMARY KEY (b, a)",  # a composite key
+        "code TEXT PRIMARY KEY, job TEXT",  # a key of another type
+        "id INT PRIMARY KEY, job TEXT",  # INT, not INTEGER: not the rowid, may hold text
+    ],
+)
+def test_a_table_without_one_integer_primary_key_is_one_clear_error(
+    tmp_path: Path, out: Path, columns: str
+) -> None:
     db = tmp_path / "c.db"
-    execute(db, "CREATE TABLE customers (name TEXT, job TEXT)")
-    execute(db, "INSERT INTO customers VALUES ('a', 'x'), ('b', 'y')")
-    run_export(db, out)
-    execute(db, "UPDATE customers SET job = 'z' WHERE name = 'a'")
-    result = run_export(db, out)
-    # The changed row is a new whole row; its old version counts as deleted.
-    assert (result.appended, result.changed, result.deleted) == (1, 0, 1)
-    assert read_records(out / CUSTOMERS_CSV) == [
-        ["name", "occupation"],
-        ["a", "x"],
-        ["b", "y"],
-        ["a", "z"],
-    ]
+    execute(db, f"CREATE TABLE customers ({columns})")
+    with pytest.raises(RunError, match="must have one INTEGER PRIMARY KEY column"):
+        run_once(db, out)
+    assert [path.name for path in out.iterdir()] == [LOCK_FILE]
 
 
-def test_a_composite_primary_key_is_the_diff_key(tmp_path: Path, out: Path) -> None:
+def test_column_names_match_without_regard_to_case_as_in_sqlite(tmp_path: Path, out: Path) -> None:
     db = tmp_path / "c.db"
-    execute(db, "CREATE TABLE customers (a TEXT, b INTEGER, job TEXT, PRIMARY KEY (b, a))")
-    execute(db, "INSERT INTO customers VALUES ('x,1', 2, 'p'), ('x', 1, 'q')")
-    run_export(db, out)
-    execute(db, "INSERT INTO customers VALUES ('x', 2, 'r')")
-    execute(db, "UPDATE customers SET job = 'changed' WHERE a = 'x' AND b = 1")
-    result = run_export(db, out)
-    assert (result.appended, result.changed, result.deleted) == (1, 1, 0)
-    # Key order is (b, a): (1,'x'), (2,'x'), (2,'x,1').
-    assert read_records(out / CUSTOMERS_CSV) == [
-        ["a", "b", "occupation"],
-        ["x", "1", "q"],
-        ["x,1", "2", "p"],
-        ["x", "2", "r"],
-    ]
+    execute(db, "CREATE TABLE customers (ID integer primary key, Name TEXT, JOB TEXT)")
+    execute(db, "INSERT INTO customers VALUES (1, 'a', 'x')")
+    run_once(db, out)
+    assert read_records(out / CUSTOMERS_CSV) == [["ID", "Name", "occupation"], ["1", "a", "x"]]
+
+
+def test_a_table_with_both_job_and_occupation_is_refused(tmp_path: Path, out: Path) -> None:
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (id INTEGER PRIMARY KEY, job TEXT, Occupation TEXT)")
+    with pytest.raises(RunError, match="both 'job' and 'occupation' columns"):
+        run_once(db, out)
 
 
 @pytest.mark.parametrize("same_size", [True, False])
@@ -206,14 +201,14 @@ def test_the_state_is_not_trusted_when_the_csv_changed_behind_its_back(
 ) -> None:
     """An edit moves the mtime (or the size): the rows are read from the file, not the state."""
     db = make_database(tmp_path / "c.db", generated_rows(1, 4))
-    run_export(db, out)
+    run_once(db, out)
     path = out / CUSTOMERS_CSV
     status = path.stat()
     edit = b"\r\n9," if same_size else b"\r\n99,"
     path.write_bytes(path.read_bytes().replace(b"\r\n3,", edit))  # the file now claims 9, not 3
     os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 1))
     execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
-    result = run_export(db, out)
+    result = run_once(db, out)
     assert result.appended == 2  # 3 and 50: what the file holds decides, not the state
     assert [r[0] for r in read_records(path)[1:]] == ["1", "2", edit[2:-1].decode(), "3", "50"]
 
@@ -222,10 +217,10 @@ def test_an_unchanged_database_with_a_deleted_snapshot_rewrites_it(
     tmp_path: Path, out: Path
 ) -> None:
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
-    run_export(db, out)
+    run_once(db, out)
     expected = (out / SNAPSHOT_CSV).read_bytes()
     (out / SNAPSHOT_CSV).unlink()
-    assert not run_export(db, out).unchanged_table
+    assert run_once(db, out).written
     assert (out / SNAPSHOT_CSV).read_bytes() == expected
 
 
@@ -241,7 +236,7 @@ def test_a_torn_append_at_any_offset_recovers_without_loss_or_duplicate(
     out = base / "output"
     out.mkdir()
     db = make_database(base / "c.db", [*AWKWARD_ROWS, *generated_rows(6, 20)])
-    run_export(db, out)
+    run_once(db, out)
     path = out / CUSTOMERS_CSV
     before = path.read_bytes()
     with sqlite3.connect(db) as connection:
@@ -249,16 +244,16 @@ def test_a_torn_append_at_any_offset_recovers_without_loss_or_duplicate(
             "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)", generated_rows(20, 40)
         )
     connection.close()
-    run_export(db, out)
+    run_once(db, out)
     after = path.read_bytes()
     appended = after[len(before) :]
     kept = cut % len(appended)
     path.write_bytes(before + appended[:kept])
     record_ends = [0]
-    for record in encode_batch(as_sqlite(generated_rows(20, 40)), [0]).records:
+    for record in encode_batch(as_sqlite(generated_rows(20, 40)), 0).records:
         record_ends.append(record_ends[-1] + len(record) + 2)
     torn = kept - max(end for end in record_ends if end <= kept)
-    result = run_export(db, out)
+    result = run_once(db, out)
     assert result.torn_bytes_removed == torn
     with sqlite3.connect(db) as connection:
         everything = connection.execute("SELECT * FROM customers ORDER BY id").fetchall()
@@ -267,30 +262,12 @@ def test_a_torn_append_at_any_offset_recovers_without_loss_or_duplicate(
     assert path.read_bytes() == after
 
 
-@pytest.mark.parametrize("with_state", [True, False])
-def test_text_keys_that_look_like_numbers_stay_distinct(
-    tmp_path: Path, out: Path, with_state: bool
-) -> None:
-    db = tmp_path / "c.db"
-    execute(db, "CREATE TABLE customers (code TEXT PRIMARY KEY, job TEXT)")
-    execute(db, "INSERT INTO customers VALUES ('7', 'a'), ('007', 'b'), ('-0', 'c'), ('1_0', 'd')")
-    run_export(db, out)
-    if not with_state:
-        (out / STATE_FILE).unlink()
-    execute(db, "INSERT INTO customers VALUES ('10', 'e'), ('+7', 'f'), (' 7', 'g')")
-    result = run_export(db, out)
-    assert (result.appended, result.changed, result.deleted) == (3, 0, 0)
-    codes = [record[0] for record in read_records(out / CUSTOMERS_CSV)[1:]]
-    assert sorted(codes) == sorted(["7", "007", "-0", "1_0", "10", "+7", " 7"])
-    assert run_export(db, out).appended == 0
-
-
 def test_a_corrupt_state_file_is_ignored_not_trusted(tmp_path: Path, out: Path) -> None:
     db = make_database(tmp_path / "c.db", generated_rows(1, 20))
-    run_export(db, out)
+    run_once(db, out)
     (out / STATE_FILE).write_bytes(b'{"version": 1, "garbage": true}\nnot json\n')
     execute(db, "INSERT INTO customers VALUES (99, 'n', 'a', 'e', 'p', 'c', 'j')")
-    result = run_export(db, out)
+    result = run_once(db, out)
     assert (result.appended, result.rows) == (1, 20)
     assert [r[0] for r in read_records(out / CUSTOMERS_CSV)[1:]] == [
         str(i) for i in range(1, 20)
@@ -308,11 +285,11 @@ def test_a_value_longer_than_the_csv_readers_default_limit_is_read_back(
     long_id, short_id = (2, 1) if last else (1, 2)
     execute(db, "INSERT INTO customers VALUES (?, ?)", parameters=(long_id, "y" * 200_000))
     execute(db, "INSERT INTO customers VALUES (?, 'x')", parameters=(short_id,))
-    run_export(db, out)
+    run_once(db, out)
     original = (out / CUSTOMERS_CSV).read_bytes()
     (out / STATE_FILE).unlink()  # the next run must read customers.csv itself
     execute(db, "INSERT INTO customers VALUES (3, 'z')")
-    result = run_export(db, out)
+    result = run_once(db, out)
     assert (result.appended, result.changed, result.torn_bytes_removed) == (1, 0, 0)
     assert (out / CUSTOMERS_CSV).read_bytes() == original + b"3,z\r\n"
     assert csv.field_size_limit() == limit  # the process-wide setting is put back
@@ -323,7 +300,7 @@ def test_a_run_failing_halfway_takes_back_what_it_appended(
 ) -> None:
     """A full disk (or a database error) after some batches: customers.csv is left as found."""
     db = make_database(tmp_path / "c.db", generated_rows(1, 11))
-    run_export(db, out)
+    run_once(db, out)
     before = files(out)
     with sqlite3.connect(db) as connection:  # three batches of new rows
         connection.executemany(
@@ -332,19 +309,19 @@ def test_a_run_failing_halfway_takes_back_what_it_appended(
     connection.close()
     calls: list[int] = []
 
-    def encode_then_fail(rows: Sequence[Row], key_positions: Sequence[int]) -> EncodedBatch:
+    def encode_then_fail(rows: Sequence[Row], key_position: int) -> EncodedBatch:
         calls.append(len(rows))
         if len(calls) == 3:
             assert (out / CUSTOMERS_CSV).stat().st_size > len(before[CUSTOMERS_CSV])
             raise OSError(errno.ENOSPC, "No space left on device")
-        return encode_batch(rows, key_positions)
+        return encode_batch(rows, key_position)
 
     monkeypatch.setattr("collector.export.encode_batch", encode_then_fail)
     with pytest.raises(OSError, match="No space left"):
-        run_export(db, out)
+        run_once(db, out)
     assert files(out) == before
     monkeypatch.undo()
-    assert run_export(db, out).appended == 12_000
+    assert run_once(db, out).appended == 12_000
     assert len(read_records(out / CUSTOMERS_CSV)) == 1 + 12_010
 
 
@@ -354,15 +331,15 @@ def test_an_empty_table_gives_header_only_files_then_appends_its_first_row(
 ) -> None:
     db = tmp_path / "c.db"
     execute(db, "CREATE TABLE customers (id INTEGER PRIMARY KEY, job TEXT)")
-    result = run_export(db, out)
+    result = run_once(db, out)
     assert (result.rows, result.appended) == (0, 0)
     assert (out / CUSTOMERS_CSV).read_bytes() == b"id,occupation\r\n"
     assert (out / SNAPSHOT_CSV).read_bytes() == b"id,occupation\r\n"
     if not with_state:
         (out / STATE_FILE).unlink()
-    assert run_export(db, out).unchanged_table == with_state
+    assert run_once(db, out).written != with_state
     execute(db, "INSERT INTO customers VALUES (1, 'a')")
-    assert run_export(db, out).appended == 1
+    assert run_once(db, out).appended == 1
     assert (out / CUSTOMERS_CSV).read_bytes() == b"id,occupation\r\n1,a\r\n"
 
 
@@ -373,7 +350,7 @@ def test_an_existing_customers_csv_with_only_the_header_gets_every_row(
     header = b"id,name,address,email,phone,company,occupation\r\n"
     (out / CUSTOMERS_CSV).write_bytes(header)
     inode = (out / CUSTOMERS_CSV).stat().st_ino
-    result = run_export(db, out)
+    result = run_once(db, out)
     assert (result.appended, result.deleted, result.torn_bytes_removed) == (5, 0, 0)
     assert read_records(out / CUSTOMERS_CSV) == [HEADER, *csv_text(AWKWARD_ROWS)]
     assert (out / CUSTOMERS_CSV).stat().st_ino == inode  # appended to, not replaced
@@ -383,12 +360,12 @@ def test_a_torn_tail_is_cut_and_logged_even_with_nothing_to_append(
     tmp_path: Path, out: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
-    run_export(db, out)
+    run_once(db, out)
     path = out / CUSTOMERS_CSV
     complete = path.read_bytes()
     path.write_bytes(complete + b'6,"half a re')
     with caplog.at_level(logging.WARNING, logger="collector"):
-        result = run_export(db, out)
+        result = run_once(db, out)
     assert (result.appended, result.torn_bytes_removed) == (0, 12)
     assert path.read_bytes() == complete
     assert len(caplog.records) == 1
@@ -404,17 +381,17 @@ def test_a_last_record_without_its_line_break_is_cut_but_not_lost(
 ) -> None:
     """Saved by an editor without the final CRLF, then deleted from the table: its bytes stay."""
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
-    run_export(db, out)
+    run_once(db, out)
     path = out / CUSTOMERS_CSV
     complete = path.read_bytes()
-    last = encode_batch(as_sqlite(AWKWARD_ROWS[-1:]), [0]).records[0]
+    last = encode_batch(as_sqlite(AWKWARD_ROWS[-1:]), 0).records[0]
     path.write_bytes(complete[: -len(RECORD_END)])
     execute(db, f"DELETE FROM customers WHERE id = {AWKWARD_ROWS[-1][0]}")
-    result = run_export(db, out)
+    result = run_once(db, out)
     assert (result.appended, result.deleted, result.torn_bytes_removed) == (0, 0, len(last))
     assert path.read_bytes() == complete[: -len(last) - len(RECORD_END)]
     path.write_bytes(path.read_bytes() + b"7,torn")  # a second cut is added after the first
-    run_export(db, out)
+    run_once(db, out)
     assert (out / TORN_FILE).read_bytes() == last + b"7,torn"
 
 
@@ -428,7 +405,7 @@ def test_text_that_is_not_utf8_is_written_with_u_fffd_and_its_ids_logged(
     for row_id in range(2, 10):
         execute(db, f"INSERT INTO customers VALUES ({row_id}, CAST(x'4cfc6e' AS TEXT), 'a,b')")
     with caplog.at_level(logging.WARNING, logger="collector"):
-        result = run_export(db, out)
+        result = run_once(db, out)
     assert result.rows == 9
     bad = b'Lxn,"a,b"'.replace(b"x", "\ufffd".encode())
     expected = "id,name,occupation\r\n1,Zoë,技師\r\n".encode()
@@ -437,10 +414,10 @@ def test_text_that_is_not_utf8_is_written_with_u_fffd_and_its_ids_logged(
     assert (out / SNAPSHOT_CSV).read_bytes() == expected
     [warning] = caplog.records
     assert "8 rows hold TEXT that is not valid UTF-8" in warning.getMessage()
-    assert "keys 2, 3, 4, 5, 6 and 3 more" in warning.getMessage()
+    assert "keys 2,3,4,5,6,+3more" in warning.getMessage()
     caplog.clear()
     (out / STATE_FILE).unlink()  # read back from the file: the same keys, nothing new or changed
-    result = run_export(db, out)
+    result = run_once(db, out)
     assert (result.appended, result.changed, result.deleted) == (0, 0, 0)
 
 
@@ -449,21 +426,55 @@ def test_a_run_pauses_the_cyclic_gc_and_gives_it_back(
 ) -> None:
     during: list[bool] = []
 
-    def encode_and_look(rows: Sequence[Row], key_positions: Sequence[int]) -> EncodedBatch:
+    def encode_and_look(rows: Sequence[Row], key_position: int) -> EncodedBatch:
         during.append(gc.isenabled())
-        return encode_batch(rows, key_positions)
+        return encode_batch(rows, key_position)
 
     monkeypatch.setattr(export, "encode_batch", encode_and_look)
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
-    run_export(db, out)
+    run_once(db, out)
     assert during == [False]
     assert gc.isenabled()
-    with pytest.raises(DatabaseNotFoundError):  # a failed run gives it back too
-        run_export(tmp_path / "missing.db", out)
+    with pytest.raises(RunError):  # a failed run gives it back too
+        run_once(tmp_path / "missing.db", out)
     assert gc.isenabled()
     gc.disable()  # and a caller that had paused it keeps it paused
     try:
-        run_export(db, out)
+        run_once(db, out)
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("blocked", [SNAPSHOT_CSV, STATE_FILE])
+def test_a_run_that_fails_after_appending_takes_the_append_back(
+    tmp_path: Path, out: Path, blocked: str
+) -> None:
+    """The snapshot or the state cannot be replaced (a directory stands there): the append the
+    run made before that is cut off again, so the failed run changed nothing."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    run_once(db, out)
+    before = (out / CUSTOMERS_CSV).read_bytes()
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    (out / blocked).unlink()
+    (out / blocked).mkdir()
+    with pytest.raises(IsADirectoryError):
+        run_once(db, out)
+    assert (out / CUSTOMERS_CSV).read_bytes() == before
+    (out / blocked).rmdir()
+    assert run_once(db, out).appended == 1
+
+
+def test_a_first_run_that_fails_leaves_no_customers_csv(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    (out / SNAPSHOT_CSV).mkdir()
+    with pytest.raises(IsADirectoryError):
+        run_once(db, out)
+    assert not (out / CUSTOMERS_CSV).exists()
+
+
+def test_an_empty_customers_csv_is_a_file_with_no_records_yet(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    (out / CUSTOMERS_CSV).touch()
+    assert run_once(db, out).appended == len(AWKWARD_ROWS)
+    assert read_records(out / CUSTOMERS_CSV) == [HEADER, *csv_text(AWKWARD_ROWS)]

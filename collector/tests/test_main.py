@@ -13,7 +13,6 @@ from pathlib import Path
 
 from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV
 from collector.lock import run_lock
-from collector.reporting import parse_heartbeat
 from collector.tests.helpers import (
     AWKWARD_ROWS,
     HEADER,
@@ -24,6 +23,7 @@ from collector.tests.helpers import (
     read_records,
     run_collector,
 )
+from servicekit.reporting import parse_heartbeat
 
 
 def once(db: Path, out: Path, heartbeat: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.errors import DatabaseNotFoundError, SchemaError, UnreadableDatabaseError
-from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, run_export
+from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, run_once
 from collector.tests.helpers import (
     AWKWARD_ROWS,
     REPO_ROOT,
@@ -23,12 +22,13 @@ from collector.tests.helpers import (
     make_database,
     read_records,
 )
+from servicekit.runs import RunError
 
 
 def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path, out: Path) -> None:
     missing = tmp_path / "no such dir?#" / "customers.db"
-    with pytest.raises(DatabaseNotFoundError, match="database not found"):
-        run_export(missing, out)
+    with pytest.raises(RunError, match="database not found"):
+        run_once(missing, out)
     assert not missing.exists()
     assert not missing.parent.exists()
     assert not (out / CUSTOMERS_CSV).exists()
@@ -38,7 +38,7 @@ def test_a_database_path_with_uri_characters_works(tmp_path: Path, out: Path) ->
     directory = tmp_path / "odd ?name#%20"
     directory.mkdir()
     db = make_database(directory / "c.db", AWKWARD_ROWS)
-    assert run_export(db, out).rows == 5
+    assert run_once(db, out).rows == 5
 
 
 @pytest.mark.parametrize(
@@ -53,8 +53,8 @@ def test_missing_table_or_job_column_is_fatal(
 ) -> None:
     db = tmp_path / "c.db"
     execute(db, schema)
-    with pytest.raises(SchemaError, match=message):
-        run_export(db, out)
+    with pytest.raises(RunError, match=message):
+        run_once(db, out)
     assert list(out.iterdir()) == [out / LOCK_FILE]
 
 
@@ -62,7 +62,7 @@ def test_job_is_renamed_in_place_whatever_the_column_order(tmp_path: Path, out: 
     db = tmp_path / "c.db"
     execute(db, "CREATE TABLE customers (job TEXT, id INTEGER PRIMARY KEY, jobs TEXT)")
     execute(db, "INSERT INTO customers VALUES ('Pilot', 7, 'x')")
-    run_export(db, out)
+    run_once(db, out)
     assert read_records(out / CUSTOMERS_CSV) == [["occupation", "id", "jobs"], ["Pilot", "7", "x"]]
 
 
@@ -71,14 +71,14 @@ def test_wal_mode_is_compared_in_full_every_run(tmp_path: Path, out: Path) -> No
     execute(db, "PRAGMA journal_mode=WAL")
     writer = sqlite3.connect(db)  # keeps the -wal file alive with committed rows in it
     writer.execute("PRAGMA wal_autocheckpoint=0")
-    run_export(db, out)
+    run_once(db, out)
     writer.execute("INSERT INTO customers VALUES (100, 'n', 'a', 'e', 'p', 'c', 'j')")
     writer.commit()
-    result = run_export(db, out)
-    assert not result.unchanged_table
+    result = run_once(db, out)
+    assert result.written
     assert result.appended == 1
     assert read_records(out / CUSTOMERS_CSV)[-1][0] == "100"
-    assert not run_export(db, out).unchanged_table  # never trusted in WAL mode
+    assert run_once(db, out).written  # never trusted in WAL mode
     writer.close()
 
 
@@ -87,14 +87,14 @@ def test_any_commit_to_the_database_is_seen_even_with_size_and_mtime_kept(
 ) -> None:
     """SQLite's change counter moves with every commit: the database identity alone is not it."""
     db = make_database(tmp_path / "c.db", generated_rows(1, 4))
-    run_export(db, out)
+    run_once(db, out)
     status = db.stat()
     execute(db, "UPDATE customers SET name = 'Name X' WHERE id = 2")  # same size, one page
     os.utime(db, ns=(status.st_atime_ns, status.st_mtime_ns))
     assert db.stat().st_size == status.st_size
-    result = run_export(db, out)
-    assert (result.unchanged_table, result.changed) == (False, 1)
-    assert run_export(db, out).unchanged_table
+    result = run_once(db, out)
+    assert (result.written, result.changed) == (True, 1)
+    assert not run_once(db, out).written
 
 
 def test_a_writer_holding_the_database_delays_the_run_instead_of_failing_it(
@@ -107,7 +107,7 @@ def test_a_writer_holding_the_database_delays_the_run_instead_of_failing_it(
     releaser = threading.Timer(0.5, writer.execute, args=("COMMIT",))
     releaser.start()
     try:
-        result = run_export(db, out)  # blocks on the exclusive lock, then reads the commit
+        result = run_once(db, out)  # blocks on the exclusive lock, then reads the commit
     finally:
         releaser.join()
         writer.close()
@@ -119,8 +119,8 @@ def test_a_file_that_is_not_a_database_is_named_in_the_error_and_left_alone(
 ) -> None:
     not_a_database = tmp_path / "customers.db"
     not_a_database.write_bytes(b"id,name\r\n1,a\r\n" * 100)
-    with pytest.raises(UnreadableDatabaseError, match=f"cannot read database {not_a_database}: "):
-        run_export(not_a_database, out)
+    with pytest.raises(RunError, match=f"cannot read database {not_a_database}: "):
+        run_once(not_a_database, out)
     assert not_a_database.read_bytes() == b"id,name\r\n1,a\r\n" * 100
     assert list(out.iterdir()) == [out / LOCK_FILE]
 
@@ -134,7 +134,7 @@ def test_a_generated_column_is_a_column_like_any_other(tmp_path: Path, out: Path
         " shout TEXT GENERATED ALWAYS AS (upper(job)) VIRTUAL, n INT)",
     )
     execute(db, "INSERT INTO customers (id, job, n) VALUES (1, 'pilot', 7)")
-    run_export(db, out)
+    run_once(db, out)
     expected = [["id", "occupation", "shout", "n"], ["1", "pilot", "PILOT", "7"]]
     assert read_records(out / CUSTOMERS_CSV) == expected
     assert read_records(out / SNAPSHOT_CSV) == expected
@@ -177,3 +177,60 @@ def test_a_wal_database_in_a_read_only_directory_gets_a_clear_error() -> None:
         f"c.db-shm beside it (read-only directory); convert it once with: sqlite3 {db} "
         "'PRAGMA journal_mode=DELETE'"
     ) in completed.stderr
+
+
+def test_a_database_replaced_while_a_run_waits_for_a_writer_is_read_again_next_run(
+    tmp_path: Path, out: Path
+) -> None:
+    """The run reads the file it opened; it must not record the newcomer's identity as read."""
+    db = make_database(tmp_path / "customers.db", generated_rows(1, 4))
+    run_once(db, out)
+    newer = make_database(tmp_path / "newer.db", generated_rows(1, 6))
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    results = []
+    waiting = threading.Thread(target=lambda: results.append(run_once(db, out)))
+    waiting.start()
+    try:
+        threading.Event().wait(0.5)  # the run is now waiting for the writer's lock
+        os.replace(newer, db)
+        threading.Event().wait(0.3)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        waiting.join(timeout=60)
+    assert [result.rows for result in results] == [3]  # it read the file it had opened
+    again = run_once(db, out)
+    assert (again.rows, again.appended, again.written) == (5, 2, True)
+    assert [r[0] for r in read_records(out / CUSTOMERS_CSV)[1:]] == ["1", "2", "3", "4", "5"]
+
+
+def test_a_path_that_starts_with_two_slashes_is_a_path(tmp_path: Path, out: Path) -> None:
+    """``$ROOT/customers.db`` with ROOT=/ gives //...: a path, not a URI authority."""
+    db = make_database(tmp_path / "customers.db", generated_rows(1, 3))
+    assert run_once(Path("/" + str(db)), out).rows == 2
+
+
+def leave_a_hot_journal(db: Path) -> None:
+    """A writer killed in the middle of a transaction that had spilled pages to the file."""
+    code = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA cache_size=1')\n"
+        "c.execute('BEGIN')\n"
+        "for i in range(100, 3000):\n"
+        "    c.execute('INSERT INTO customers VALUES (?,?,?,?,?,?,?)', (i, *['x' * 99] * 6))\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(db)], check=True)
+    assert Path(f"{db}-journal").stat().st_size > 0
+
+
+def test_a_hot_journal_is_named_with_how_to_roll_it_back(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "customers.db", generated_rows(1, 4))
+    leave_a_hot_journal(db)
+    with pytest.raises(RunError, match=r"left customers\.db-journal.*PRAGMA quick_check"):
+        run_once(db, out)
+    assert [path.name for path in out.iterdir()] == [LOCK_FILE]
+    execute(db, "PRAGMA quick_check")  # what the message says, through a read-write connection
+    assert run_once(db, out).rows == 3  # rolled back: the killed writer's rows never existed

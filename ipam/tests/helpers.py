@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = "id INTEGER PRIMARY KEY, prefix TEXT"
 
 
-def make_database(path: Path, rows: list[tuple[object, ...]], schema: str = SCHEMA) -> Path:
+def make_database(path: Path, rows: Sequence[tuple[object, ...]], schema: str = SCHEMA) -> Path:
     """A ``prefixes`` table with ``schema`` holding ``rows`` (whole rows, id first)."""
     with sqlite3.connect(path) as connection:
         connection.execute(f"CREATE TABLE prefixes ({schema})")

@@ -6,19 +6,25 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+import ipam
+import ipam.service
 from ipam.__main__ import DEFAULT_HEARTBEAT, main
-from ipam.reporting import parse_heartbeat
-from ipam.runs import Settings, perform_run
+from ipam.service import RunResult
 from ipam.tests.helpers import REPO_ROOT, failure, make_database
+from servicekit.cli import MAX_INTERVAL_SECONDS, Settings
+from servicekit.reporting import parse_heartbeat
 
 TWO_ROWS = [(1, "10.0.0.0/8"), (2, "10.1.0.0/16")]
 
@@ -38,10 +44,9 @@ def test_once_exits_0_and_logs_one_line_with_the_figures(
     code, err = run(database, tmp_path / "prefixes.json", capsys)
     assert code == 0
     (line,) = err.splitlines()
-    assert (
-        " INFO ipam: run ok: rows=3 valid=2 invalid=1 with_parent=1 written=yes duration=" in line
-    )
-    assert line.endswith(" invalid_ids=3")
+    assert " INFO ipam: run ok: rows=3 valid=2 invalid=1 with_parent=1 written=yes" in line
+    assert " invalid_ids=3 duration=" in line  # the duration last
+    assert re.search(r" duration=\d+\.\d\ds$", line)
     assert not (tmp_path / "hb").exists()
 
 
@@ -64,7 +69,7 @@ def test_the_log_line_names_the_first_five_invalid_ids_and_counts_the_rest(
     rows += [(row_id, "not-a-prefix") for row_id in range(6, 14)]
     assert run(make_database(tmp_path / "p.db", rows), tmp_path / "p.json", capsys)[0] == 0
     assert "run ok: rows=13 valid=2 invalid=11 with_parent=1 written=yes" in caplog.text
-    assert " invalid_ids=2,3,5,6,7,+6more" in caplog.text
+    assert " invalid_ids=2,3,5,6,7,+6more duration=" in caplog.text
 
 
 def test_a_missing_database_exits_1_with_one_line_and_the_output_untouched(
@@ -150,29 +155,101 @@ def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None
         assert variable in text
 
 
-@pytest.mark.parametrize("interval", ["0", "-5", "soon", "nan", "inf", "7.5"])
+@pytest.mark.parametrize(
+    "interval", ["0", "-5", "soon", "nan", "inf", "7.5", str(MAX_INTERVAL_SECONDS + 1)]
+)
 def test_a_bad_interval_is_refused(interval: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--interval-seconds", interval])
     assert exit_info.value.code == 2
-    assert "must be a whole number of seconds above 0" in capsys.readouterr().err
+    assert "must be a whole number of seconds from 1 to 31622400 (a year)" in (
+        capsys.readouterr().err
+    )
 
 
 def test_without_once_the_daemon_gets_the_flags_and_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     calls = []
-    monkeypatch.setattr("ipam.daemon.run_daemon", lambda *arguments: calls.append(arguments) or 0)
+
+    def fake_run_daemon(service: str, run: partial[RunResult], settings: Settings) -> int:
+        calls.append((service, run, settings))
+        return 0
+
+    monkeypatch.setattr("servicekit.daemon.run_daemon", fake_run_daemon)
     monkeypatch.setenv("IPAM_INTERVAL_SECONDS", "7")
     monkeypatch.setenv("IPAM_OUTPUT", str(tmp_path / "env.json"))
     monkeypatch.delenv("IPAM_HEARTBEAT", raising=False)
     assert main(["--db", str(tmp_path / "flag.db")]) == 0
-    ((perform, interval, heartbeat, description),) = calls
-    expected = Settings(tmp_path / "flag.db", tmp_path / "env.json", Path(DEFAULT_HEARTBEAT), 7)
-    assert perform.func is perform_run
-    assert perform.args == (expected,)
-    assert (interval, heartbeat) == (7, Path(DEFAULT_HEARTBEAT))
-    assert description == f"{tmp_path / 'flag.db'} -> {tmp_path / 'env.json'}"
+    ((service, run, settings),) = calls
+    assert service == "ipam"
+    assert settings == Settings(
+        tmp_path / "flag.db", tmp_path / "env.json", Path(DEFAULT_HEARTBEAT), 7
+    )
+    assert run.func is ipam.service.run_once
+    assert run.args == (tmp_path / "flag.db", tmp_path / "env.json")
+
+
+def run_module(cwd: Path, *arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """``python -m ipam`` in ``cwd``, with this checkout on the path and the given variables."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("IPAM_")}
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "ipam", *arguments],
+        cwd=cwd,
+        env={**environment, **variables},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_empty_environment_variables_mean_the_defaults(tmp_path: Path) -> None:
+    """``IPAM_DB=`` in a .env file means database/prefixes.db, not the path "."."""
+    (tmp_path / "database").mkdir()
+    (tmp_path / "output").mkdir()
+    make_database(tmp_path / "database" / "prefixes.db", [(1, "10.0.0.0/8")])
+    empty = dict.fromkeys(("IPAM_DB", "IPAM_OUTPUT", "IPAM_HEARTBEAT"), "")
+    completed = run_module(tmp_path, "--once", IPAM_INTERVAL_SECONDS="", **empty)
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads((tmp_path / "output" / "prefixes.json").read_text())[0]["id"] == 1
+    assert "INFO ipam: run ok: rows=1 " in completed.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["database", "output"]
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "x", "300000000000"])
+def test_a_bad_interval_from_the_environment_is_a_usage_error_without_a_traceback(
+    tmp_path: Path, interval: str
+) -> None:
+    completed = run_module(tmp_path, "--once", IPAM_INTERVAL_SECONDS=interval)
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    lines = completed.stderr.splitlines()
+    assert lines[0].startswith("usage: python -m ipam ")
+    assert lines[-1] == (
+        "python -m ipam: error: argument --interval-seconds: must be a whole number of seconds "
+        f"from 1 to {MAX_INTERVAL_SECONDS} (a year), not {interval!r}"
+    )
+    assert "Traceback" not in completed.stderr
+
+
+def test_the_tree_subcommand_is_handed_its_own_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the dispatch: ``python -m ipam tree ...`` is ipam/tree.py's, tested with it."""
+    calls = []
+
+    def tree_main(arguments: list[str]) -> int:
+        calls.append(arguments)
+        return 4
+
+    tree = types.ModuleType("ipam.tree")
+    tree.main = tree_main  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ipam.tree", tree)
+    monkeypatch.setattr(ipam, "tree", tree, raising=False)
+    assert main(["tree", "--once", "x"]) == 4
+    assert calls == [["--once", "x"]]
 
 
 # -- The real daemon process

@@ -72,6 +72,7 @@ def test_canonical_text_of_every_network_takes_the_key_of_ipaddress(network) -> 
 @given(st.one_of(ipv4_networks, ipv6_networks))
 def test_network_text_is_what_ipaddress_prints(network) -> None:
     key = ipaddress_key(str(network))
+    assert key is not None
     assert network_text(key) == str(network)
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ipam.errors import IpamError
 from ipam.output import write_if_changed
+from servicekit.runs import RunError
 
 
 def test_a_new_file_is_written_with_mode_0644_and_no_temp_file_left(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_an_unwritable_target_is_an_error_naming_it_and_leaves_nothing_behind(
     }[where]
     if where == "target-is-a-directory":
         target.mkdir()
-    with pytest.raises(IpamError, match=r"^cannot ") as raised:
+    with pytest.raises(RunError, match=r"^cannot ") as raised:
         write_if_changed(target, b"[]\n")
     assert str(target) in str(raised.value)
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
@@ -67,6 +67,6 @@ def test_a_failed_replace_removes_the_temp_file(
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(os, "replace", refuse)
-    with pytest.raises(IpamError, match="Permission denied"):
+    with pytest.raises(RunError, match="Permission denied"):
         write_if_changed(tmp_path / "prefixes.json", b"[]\n")
     assert list(tmp_path.iterdir()) == []

@@ -161,7 +161,7 @@ def test_empty_table() -> None:
 
 def brute_force_parents(values: list[object]) -> list[str | None]:
     """The specification as directly as it can be written: O(n^2), obviously right."""
-    networks = []
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network | None] = []
     for value in values:
         try:
             networks.append(ipaddress.ip_network(str(value).strip(), strict=False))
@@ -176,7 +176,7 @@ def brute_force_parents(values: list[object]) -> list[str | None]:
             and other is not None
             and other.version == network.version
             and other.prefixlen < network.prefixlen
-            and network.subnet_of(other)
+            and network.subnet_of(other)  # type: ignore[arg-type] # same version, checked above
         ]
         longest = max(containing, key=lambda other: other.prefixlen, default=None)
         parents.append(None if longest is None else str(longest))

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import ipam.report
-from ipam.errors import IpamError
 from ipam.report import report_json
 from ipam.service import run_once
 from ipam.store import PrefixTable
 from ipam.tests.helpers import add_row, make_database
+from servicekit.runs import RunError
 
 
 def one_dumps(table: PrefixTable, parents: list, errors: list) -> bytes:
@@ -42,7 +42,7 @@ def test_chunked_output_is_byte_for_byte_one_json_dumps(rows, monkeypatch) -> No
 
 def test_a_column_named_like_an_added_key_is_refused() -> None:
     for column in ("parent_prefix", "error"):
-        with pytest.raises(IpamError, match=column):
+        with pytest.raises(RunError, match=column):
             report_json(PrefixTable(("id", "prefix", column), []), [], [])
 
 
@@ -82,8 +82,8 @@ def test_only_non_finite_floats_change_and_other_chunks_stay_byte_for_byte(monke
     expected_rows = [(row, prefix, as_text.get(row, score)) for row, prefix, score in rows]
     parents, errors = [None] * 10, [None] * 10
     columns = ("id", "prefix", "score")
-    written = report_json(PrefixTable(columns, rows), parents, errors)
-    assert written == one_dumps(PrefixTable(columns, expected_rows), parents, errors)
+    written = report_json(PrefixTable(columns, [*rows]), parents, errors)
+    assert written == one_dumps(PrefixTable(columns, [*expected_rows]), parents, errors)
     strict_loads(written.decode("ascii"))
 
 

@@ -1,15 +1,16 @@
-"""One run: database -> closest parents -> prefixes.json, and the summary of what it did."""
+"""One run: database -> closest parents -> prefixes.json, and the figures of what it did."""
 
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from ipam.errors import IpamError
-from ipam.service import run_once
+from ipam.service import RunResult, run_once
 from ipam.tests.helpers import add_row, make_database
+from servicekit.runs import RunError, perform_run
 
 
 def test_the_exercises_five_siblings_are_all_kept_and_none_has_a_parent(tmp_path: Path) -> None:
@@ -101,8 +102,46 @@ def test_an_unusable_table_or_output_raises_and_leaves_the_output_untouched(
         tmp_path / "clash.db", [], schema="id INTEGER PRIMARY KEY, prefix TEXT, parent_prefix TEXT"
     )
     for database in (tmp_path / "missing.db", clash):
-        with pytest.raises(IpamError):
+        with pytest.raises(RunError):
             run_once(database, output)
-    with pytest.raises(IpamError, match=r"^cannot "):
+    with pytest.raises(RunError, match=r"^cannot "):
         run_once(make_database(tmp_path / "ok.db", [(1, "10.0.0.0/8")]), tmp_path / "no" / "x")
     assert output.read_text() == "previous"
+
+
+# -- The run as the daemon and --once see it: through servicekit's perform_run
+
+
+def test_a_successful_run_reports_its_figures_then_the_duration(tmp_path: Path) -> None:
+    database = make_database(tmp_path / "p.db", [(1, "10.0.0.0/8"), (2, "10.1.0.0/16"), (3, "bad")])
+    run = partial(run_once, database, tmp_path / "p.json")
+    outcome = perform_run(run)
+    assert outcome.status == "ok"
+    assert outcome.summary().startswith(
+        "rows=3 valid=2 invalid=1 with_parent=1 written=yes invalid_ids=3 duration="
+    )
+    again = perform_run(run)
+    assert again.summary().startswith("rows=3 valid=2 invalid=1 with_parent=1 written=no ")
+
+
+def test_no_invalid_ids_figure_when_every_row_is_valid() -> None:
+    result = RunResult(rows=2, valid=2, invalid_ids=[], with_parent=1, written=False)
+    assert result.details() == {
+        "rows": "2",
+        "valid": "2",
+        "invalid": "0",
+        "with_parent": "1",
+        "written": "no",
+    }
+    many = RunResult(rows=9, valid=2, invalid_ids=list(range(3, 10)), with_parent=0, written=True)
+    assert many.details()["invalid_ids"] == "3,4,5,6,7,+2more"
+
+
+def test_a_failed_run_is_one_line_naming_the_cause(tmp_path: Path) -> None:
+    outcome = perform_run(partial(run_once, tmp_path / "missing.db", tmp_path / "p.json"))
+    assert (outcome.status, outcome.error, outcome.details) == (
+        "failed",
+        f"database not found: {tmp_path / 'missing.db'}",
+        {},
+    )
+    assert list(tmp_path.iterdir()) == []

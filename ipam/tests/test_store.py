@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import sqlite3
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 import ipam.store
-from ipam.errors import IpamError
 from ipam.service import run_once
 from ipam.store import read_prefix_table
 from ipam.tests.helpers import REPO_ROOT, add_row, make_database
+from servicekit.runs import RunError
+from servicekit.tests.helpers import (
+    CANNOT_SWITCH,
+    CANNOT_SWITCH_REASON,
+    copy_readable,
+    run_python_as_nobody,
+    world_readable_directory,
+)
 
 
 def test_every_column_of_every_row_in_id_order_as_stored(tmp_path: Path) -> None:
@@ -43,7 +45,7 @@ def test_every_column_of_every_row_in_id_order_as_stored(tmp_path: Path) -> None
 
 def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path) -> None:
     database = tmp_path / "no-such.db"
-    with pytest.raises(IpamError, match=f"^database not found: {re.escape(str(database))}$"):
+    with pytest.raises(RunError, match=f"^database not found: {re.escape(str(database))}$"):
         read_prefix_table(database)
     assert not database.exists()
 
@@ -51,7 +53,7 @@ def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("schema", "message"),
     [
-        (None, "no table 'prefixes'"),
+        (None, "has no 'prefixes' table"),
         ("id INTEGER PRIMARY KEY, cidr TEXT", "has no 'prefix' column"),
         ("rowname TEXT, prefix TEXT", "has no 'id' column"),
     ],
@@ -66,7 +68,7 @@ def test_a_missing_table_or_column_is_named(
         connection.close()
     else:
         make_database(database, [], schema=schema)
-    with pytest.raises(IpamError, match=message):
+    with pytest.raises(RunError, match=message):
         read_prefix_table(database)
 
 
@@ -85,15 +87,17 @@ def test_other_read_errors_name_the_table_and_the_cause(
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(ipam.store, "_all_rows", failing_read)
-    with pytest.raises(IpamError, match=r"^cannot read table 'prefixes' .*: disk I/O error$"):
+    with pytest.raises(RunError) as raised:
         read_prefix_table(database)
+    assert str(raised.value) == f"cannot read database {database}: disk I/O error"
 
 
 def test_a_file_that_is_not_a_database_is_an_error(tmp_path: Path) -> None:
     database = tmp_path / "prefixes.db"
     database.write_text("this is not SQLite " * 100)
-    with pytest.raises(IpamError, match=r"^cannot read table 'prefixes'"):
+    with pytest.raises(RunError) as raised:
         read_prefix_table(database)
+    assert str(raised.value) == f"cannot read database {database}: file is not a database"
 
 
 def test_paths_with_uri_characters_work(tmp_path: Path) -> None:
@@ -158,56 +162,30 @@ def test_hidden_columns_of_a_virtual_table_are_left_out_like_select_star_does(
     assert (table.columns, table.rows) == (("id", "prefix"), [(1, "10.0.0.0/8")])
 
 
-NOBODY = 65534
-# Reads the database named in argv[1]; prints the rows, or the IpamError's message and exits 3.
+# Run as nobody: reads the database named in argv[1]; prints the rows, or the RunError's message
+# and exits 3.
 READ_AND_PRINT = """
 import sys
 from pathlib import Path
-from ipam.errors import IpamError
+from servicekit.runs import RunError
 from ipam.store import read_prefix_table
 try:
     print(read_prefix_table(Path(sys.argv[1])).rows)
-except IpamError as error:
+except RunError as error:
     print(error)
     sys.exit(3)
 """
 
 
-def _as_another_user(command: list[str]) -> list[str]:
-    """Root ignores directory permissions: run as nobody to meet a read-only directory."""
-    if os.geteuid() != 0:
-        return command
-    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
-
-
-def read_in_a_subprocess(database: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        _as_another_user([sys.executable, "-c", READ_AND_PRINT, str(database)]),
-        cwd=REPO_ROOT,
-        env={
-            "PATH": os.environ["PATH"],
-            "PYTHONPATH": str(REPO_ROOT),
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-
-
-@pytest.mark.skipif(
-    os.geteuid() == 0 and not shutil.which("setpriv"), reason="root writes anywhere"
-)
+@pytest.mark.skipif(CANNOT_SWITCH, reason=CANNOT_SWITCH_REASON)
 def test_a_wal_database_in_a_read_only_directory_says_how_to_convert_it() -> None:
-    probe = subprocess.run(
-        _as_another_user([sys.executable, "-c", "pass"]), capture_output=True, check=False
-    )
-    if probe.returncode != 0:  # pragma: no cover - depends on where Python is installed
-        pytest.skip("this Python cannot run as another user")
-    # Outside pytest's tmp_path, whose parents only root may enter.
-    with tempfile.TemporaryDirectory() as directory:
-        folder = Path(directory)
+    # Root ignores directory permissions: nobody reads, from copies of the packages in a
+    # directory it may enter (the checkout and pytest's tmp_path may be out of its reach).
+    with world_readable_directory() as directory:
+        for package in ("ipam", "servicekit"):
+            copy_readable(REPO_ROOT / package, directory)
+        folder = directory / "database"
+        folder.mkdir()
         folder.chmod(0o755)
         database = make_database(folder / "prefixes.db", [(1, "10.0.0.0/8")])
         with sqlite3.connect(database) as connection:
@@ -215,18 +193,16 @@ def test_a_wal_database_in_a_read_only_directory_says_how_to_convert_it() -> Non
             connection.execute("INSERT INTO prefixes VALUES (2, '10.1.0.0/16')")
         connection.close()  # the last connection removes -wal and -shm
         assert sorted(path.name for path in folder.iterdir()) == ["prefixes.db"]
-        try:
-            folder.chmod(0o555)  # like docker-compose's read-only mount of ./database
-            failed = read_in_a_subprocess(database)
-            folder.chmod(0o755)
-            # The advice in the message works: after it the same read succeeds.
-            with sqlite3.connect(database) as connection:
-                connection.execute("PRAGMA journal_mode=DELETE")
-            connection.close()
-            folder.chmod(0o555)
-            converted = read_in_a_subprocess(database)
-        finally:
-            folder.chmod(0o755)
+        database.chmod(0o644)
+        folder.chmod(0o555)  # like docker-compose's read-only mount of ./database
+        failed = run_python_as_nobody(directory, READ_AND_PRINT, str(database))
+        folder.chmod(0o755)
+        # The advice in the message works: after it the same read succeeds.
+        with sqlite3.connect(database) as connection:
+            connection.execute("PRAGMA journal_mode=DELETE")
+        connection.close()
+        folder.chmod(0o555)
+        converted = run_python_as_nobody(directory, READ_AND_PRINT, str(database))
     assert (failed.returncode, failed.stderr) == (3, "")
     assert failed.stdout == (
         f"cannot read database {database}: it is in WAL mode, and SQLite cannot create"
@@ -249,12 +225,9 @@ def test_other_read_errors_of_a_wal_database_in_a_writable_directory_are_not_bla
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(ipam.store, "_all_rows", failing_read)
-    with pytest.raises(IpamError, match=r"^cannot read table 'prefixes' .*: disk I/O error$"):
+    with pytest.raises(RunError) as raised:
         read_prefix_table(database)
-
-
-def test_a_database_that_cannot_be_opened_is_not_blamed_on_wal(tmp_path: Path) -> None:
-    assert not ipam.store._wal_without_shm(tmp_path / "gone.db")
+    assert str(raised.value) == f"cannot read database {database}: disk I/O error"
 
 
 def test_the_wal_message_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,9 +237,51 @@ def test_the_wal_message_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         connection.execute("PRAGMA journal_mode=WAL")
     connection.close()
 
-    def cannot_create_shm(connection: sqlite3.Connection, database: Path) -> tuple[str, ...]:
+    def cannot_create_shm(*_args: object) -> list[tuple[object, ...]]:
         raise sqlite3.OperationalError("attempt to write a readonly database")
 
-    monkeypatch.setattr(ipam.store, "_column_names", cannot_create_shm)
-    with pytest.raises(IpamError, match=r"it is in WAL mode, and SQLite cannot create prefixes"):
+    monkeypatch.setattr(ipam.store, "table_columns", cannot_create_shm)
+    with pytest.raises(RunError, match=r"it is in WAL mode, and SQLite cannot create prefixes"):
         read_prefix_table(database)
+
+
+def test_column_names_are_matched_without_regard_to_case_as_sqlite_does(tmp_path: Path) -> None:
+    database = make_database(
+        tmp_path / "prefixes.db",
+        [(2, "10.1.0.0/16", "b"), (1, "10.0.0.0/8", "a")],
+        schema="ID INTEGER PRIMARY KEY, Prefix TEXT, Site TEXT",
+    )
+    table = read_prefix_table(database)
+    assert table.columns == ("ID", "Prefix", "Site")  # as stored
+    assert (table.ids, table.prefixes) == ([1, 2], ["10.0.0.0/8", "10.1.0.0/16"])  # ID order
+
+
+def test_the_json_keeps_the_stored_column_names(tmp_path: Path) -> None:
+    database = make_database(
+        tmp_path / "prefixes.db",
+        [(1, "10.0.0.0/8"), (2, "10.1.0.0/16"), (3, "bad")],
+        schema="Id INTEGER PRIMARY KEY, PREFIX TEXT",
+    )
+    output = tmp_path / "prefixes.json"
+    summary = run_once(database, output)
+    assert json.loads(output.read_text())[:2] == [
+        {"Id": 1, "PREFIX": "10.0.0.0/8", "parent_prefix": None},
+        {"Id": 2, "PREFIX": "10.1.0.0/16", "parent_prefix": "10.0.0.0/8"},
+    ]
+    assert summary.invalid_ids == [3]  # the ids come from the "Id" column
+
+
+def test_a_column_is_needed_in_some_case_not_a_look_alike(tmp_path: Path) -> None:
+    database = make_database(tmp_path / "p.db", [], schema="ident INTEGER PRIMARY KEY, prefixes")
+    with pytest.raises(RunError, match="has no 'id' column"):
+        read_prefix_table(database)
+
+
+def test_ids_are_the_id_column_whatever_its_place(tmp_path: Path) -> None:
+    database = make_database(
+        tmp_path / "prefixes.db",
+        [("10.0.0.0/8", 20), ("10.1.0.0/16", 10)],
+        schema="prefix TEXT, id INTEGER PRIMARY KEY",
+    )
+    table = read_prefix_table(database)
+    assert (table.ids, table.prefixes) == ([10, 20], ["10.1.0.0/16", "10.0.0.0/8"])

@@ -1,47 +1,26 @@
-"""How a run is reported, the same in both services: one log line and a heartbeat file.
-
-This file is the same, byte for byte, in collector/ and ipam/: each container mounts only its own
-folder, so the copy is forced; tests/test_repository.py keeps the two equal.
+"""How a run is reported: one log line and a heartbeat file.
 
 The heartbeat is what ``healthcheck.sh`` reads with plain ``sh``: one ``key=value`` per line,
-ASCII, no quoting, no value with a newline. It is replaced atomically (temp file beside it, then
-``os.replace``), so the check never reads half a file. Times are whole seconds since the epoch
-(``*_epoch``, what the script compares) and the same instant in ISO 8601 UTC, for people.
+ASCII, no quoting, no value with a newline. It is replaced atomically (``atomic_writer``), so the
+check never reads half a file. Times are whole seconds since the epoch (``*_epoch``, what the
+script compares) and the same instant in ISO 8601 UTC, for people.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
-STATUS_BUSY = "busy"  # another run held the lock: this one did nothing and reports nothing
+from servicekit.files import atomic_writer
+from servicekit.runs import STATUS_BUSY, STATUS_OK, RunOutcome
 
 LOG_FORMAT = "%(asctime)sZ %(levelname)s %(name)s: %(message)s"
 
-log = logging.getLogger(__package__)
 
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What one run did: its status and, for the log line and the heartbeat, figures or error."""
-
-    status: str
-    details: dict[str, str] = field(default_factory=dict)  # in log order: rows=5 duration=0.01s
-    error: str = ""  # one line, for a failed or busy run
-
-    def summary(self) -> str:
-        return " ".join(f"{key}={value}" for key, value in self.details.items())
-
-
-def configure_logging() -> None:
+def configure_logging(service: str) -> None:
     """One format for every line both services print: UTC time, level, service, message.
 
     Set on this service's logger and APScheduler's, not on the root logger, so that the rest of
@@ -49,7 +28,7 @@ def configure_logging() -> None:
     """
     formatter = logging.Formatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime  # this formatter only
-    for name, level in ((__package__, logging.INFO), ("apscheduler", logging.WARNING)):
+    for name, level in ((service, logging.INFO), ("apscheduler", logging.WARNING)):
         logger = logging.getLogger(name)
         for old in [handler for handler in logger.handlers if handler.get_name() == _HANDLER]:
             logger.removeHandler(old)  # configured again: one line per record all the same
@@ -72,6 +51,7 @@ def iso_utc(moment: datetime | int | None) -> str:
 
 
 def report(
+    service: str,
     outcome: RunOutcome,
     heartbeat: Path | None,
     interval_seconds: int,
@@ -83,6 +63,7 @@ def report(
     A busy run leaves the heartbeat alone: the run holding the lock writes it, and a "busy" there
     would turn a healthy service unhealthy only because someone ran ``--once`` beside it.
     """
+    log = logging.getLogger(service)
     if outcome.status == STATUS_BUSY:
         log.warning("run skipped: %s", outcome.error)
         return
@@ -151,12 +132,5 @@ def write_heartbeat(
     now = int(time.time())
     success = now if outcome.status == STATUS_OK else previous_success(path)
     text = format_heartbeat(outcome, now, success, interval_seconds, next_attempt)
-    descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(descriptor, 0o644)
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(text.encode("ascii", "replace"))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as stream:
+        stream.write(text.encode("ascii", "replace"))

@@ -1,7 +1,4 @@
-"""The daemon both services run: its schedule, its retries after a failure, and its stop.
-
-The same file, byte for byte, in collector/tests/ and ipam/tests/, like the module it tests.
-"""
+"""The daemon both services run: its schedule, its retries after a failure, and its stop."""
 
 from __future__ import annotations
 
@@ -18,8 +15,19 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from ..daemon import JOB_ID, MISFIRE_GRACE_SECONDS, RETRY_JOB_ID, Daemon, retry_delay, run_daemon
-from ..reporting import STATUS_BUSY, STATUS_FAILED, STATUS_OK, RunOutcome, parse_heartbeat
+from servicekit.cli import Settings
+from servicekit.daemon import (
+    JOB_ID,
+    MISFIRE_GRACE_SECONDS,
+    RETRY_JOB_ID,
+    Daemon,
+    retry_delay,
+    run_daemon,
+)
+from servicekit.reporting import parse_heartbeat
+from servicekit.runs import STATUS_BUSY, STATUS_FAILED, STATUS_OK, RunError, RunOutcome
+
+SERVICE = "svc"
 
 OK = RunOutcome(STATUS_OK, {"rows": "1"})
 FAILED = RunOutcome(STATUS_FAILED, error="database not found: x.db")
@@ -54,7 +62,7 @@ def retry_job_seconds(daemon: Daemon) -> float | None:
 
 def test_one_coalescing_job_every_interval_in_utc_starting_now(tmp_path: Path) -> None:
     before = datetime.now(timezone.utc)
-    daemon = Daemon(Runs(OK), 300, tmp_path / "hb")
+    daemon = Daemon(SERVICE, Runs(OK), 300, tmp_path / "hb")
     (job,) = daemon.scheduler.get_jobs()
     assert job.id == JOB_ID
     assert isinstance(job.trigger, IntervalTrigger)
@@ -65,9 +73,8 @@ def test_one_coalescing_job_every_interval_in_utc_starting_now(tmp_path: Path) -
     assert job.coalesce is True
     assert job.max_instances == 1
     assert job.misfire_grace_time == 300  # a run late by less than an interval still runs
-    assert Daemon(Runs(OK), 2, tmp_path / "hb").scheduler.get_job(JOB_ID).misfire_grace_time == (
-        MISFIRE_GRACE_SECONDS
-    )
+    short = Daemon(SERVICE, Runs(OK), 2, tmp_path / "hb")
+    assert short.scheduler.get_job(JOB_ID).misfire_grace_time == MISFIRE_GRACE_SECONDS
 
 
 def test_retries_come_5_then_10_then_every_20_seconds() -> None:
@@ -77,9 +84,9 @@ def test_retries_come_5_then_10_then_every_20_seconds() -> None:
 def test_failures_are_retried_sooner_and_a_success_returns_to_the_schedule(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger=SERVICE)
     heartbeat = tmp_path / "hb"
-    daemon = Daemon(Runs(FAILED, FAILED, FAILED, OK), 300, heartbeat)
+    daemon = Daemon(SERVICE, Runs(FAILED, FAILED, FAILED, OK), 300, heartbeat)
     for expected in (5, 10, 20):
         daemon.run_and_report()  # the first run, then each retry as the scheduler would call it
         delay = retry_job_seconds(daemon)
@@ -89,6 +96,7 @@ def test_failures_are_retried_sooner_and_a_success_returns_to_the_schedule(
         daemon.scheduler.remove_job(RETRY_JOB_ID)  # as the scheduler does once it runs it
     daemon.run_and_report()
     assert caplog.messages[-1].startswith("run ok: rows=1 next_run=")
+    assert {record.name for record in caplog.records} == {SERVICE}  # every line names the service
     beat = parse_heartbeat(heartbeat.read_text())
     assert beat["status"] == "ok"
     assert seconds_from_now(datetime.fromisoformat(beat["next_attempt"][:-1] + "+00:00")) > 290
@@ -96,7 +104,7 @@ def test_failures_are_retried_sooner_and_a_success_returns_to_the_schedule(
 
 
 def test_a_retry_never_comes_later_than_the_next_regular_run(tmp_path: Path) -> None:
-    daemon = Daemon(Runs(FAILED), 3, tmp_path / "hb")
+    daemon = Daemon(SERVICE, Runs(FAILED), 3, tmp_path / "hb")
     daemon.run_and_report()
     assert retry_job_seconds(daemon) is None  # the regular run, 3 s away, is the retry
     beat = parse_heartbeat((tmp_path / "hb").read_text())
@@ -104,7 +112,7 @@ def test_a_retry_never_comes_later_than_the_next_regular_run(tmp_path: Path) -> 
 
 
 def test_a_busy_run_neither_counts_as_a_failure_nor_resets_the_count(tmp_path: Path) -> None:
-    daemon = Daemon(Runs(FAILED, BUSY), 300, tmp_path / "hb")
+    daemon = Daemon(SERVICE, Runs(FAILED, BUSY), 300, tmp_path / "hb")
     daemon.run_and_report()
     daemon.run_and_report()
     assert daemon.failures == 1
@@ -112,7 +120,7 @@ def test_a_busy_run_neither_counts_as_a_failure_nor_resets_the_count(tmp_path: P
 
 def test_a_busy_run_while_failing_keeps_the_quick_retries(tmp_path: Path) -> None:
     """A manual --once beside a failing daemon must not leave it unhealthy until the next run."""
-    daemon = Daemon(Runs(FAILED, BUSY, OK), 300, tmp_path / "hb")
+    daemon = Daemon(SERVICE, Runs(FAILED, BUSY, OK), 300, tmp_path / "hb")
     daemon.run_and_report()
     daemon.scheduler.remove_job(RETRY_JOB_ID)
     daemon.run_and_report()  # busy
@@ -126,7 +134,7 @@ def test_a_busy_run_while_failing_keeps_the_quick_retries(tmp_path: Path) -> Non
 def test_a_signal_during_a_run_lets_it_finish_then_the_daemon_exits_0(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, signal_number: int
 ) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger=SERVICE)
     finished = threading.Event()
 
     def signal_mid_run() -> None:
@@ -135,13 +143,15 @@ def test_a_signal_during_a_run_lets_it_finish_then_the_daemon_exits_0(
         finished.set()
 
     previous = signal.getsignal(signal_number)
-    daemon = Daemon(Runs(OK, during=signal_mid_run), 300, tmp_path / "hb")
+    daemon = Daemon(SERVICE, Runs(OK, during=signal_mid_run), 300, tmp_path / "hb")
     assert daemon.run("test") == 0
     assert finished.is_set()
     assert parse_heartbeat((tmp_path / "hb").read_text())["status"] == "ok"
     name = signal.Signals(signal_number).name
     assert f"{name} received: finishing the run in progress, then exiting" in caplog.messages
+    assert caplog.messages[0] == "started: test every 300s, heartbeat " + str(tmp_path / "hb")
     assert caplog.messages[-1] == "stopped"
+    assert {record.name for record in caplog.records} == {SERVICE}
     assert signal.getsignal(signal_number) == previous  # handlers restored
 
 
@@ -149,7 +159,7 @@ def test_a_signal_before_the_scheduler_runs_still_stops_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs = Runs(OK)
-    daemon = Daemon(runs, 300, tmp_path / "hb")
+    daemon = Daemon(SERVICE, runs, 300, tmp_path / "hb")
     start = daemon.scheduler.start
 
     def signalled_first() -> None:
@@ -164,20 +174,58 @@ def test_a_signal_before_the_scheduler_runs_still_stops_it(
     assert runs.calls == 0
 
 
-def test_a_second_signal_during_the_stop_is_dropped_not_delivered_later(tmp_path: Path) -> None:
+class Result:
+    """What a service's run returns: the figures of its log line."""
+
+    def __init__(self, during: Callable[[], None] = lambda: None) -> None:
+        self.during = during
+
+    def details(self) -> dict[str, str]:
+        self.during()
+        return {"rows": "2"}
+
+
+def test_run_daemon_runs_the_service_through_perform_run_and_a_second_signal_is_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=SERVICE)
+
     def signal_twice() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.2)  # the first is taken; the second stays pending until the stop drops it
         os.kill(os.getpid(), signal.SIGTERM)
 
-    assert run_daemon(Runs(OK, during=signal_twice), 300, tmp_path / "hb", "test") == 0
+    settings = Settings(tmp_path / "in.db", tmp_path / "out.json", tmp_path / "hb", 300)
+    assert run_daemon(SERVICE, lambda: Result(signal_twice), settings) == 0
     assert not set(signal.sigpending()) & {signal.SIGTERM}  # and this process is still alive
+    started = f"started: {tmp_path / 'in.db'} -> {tmp_path / 'out.json'} every 300s, heartbeat "
+    assert caplog.messages[0] == started + str(tmp_path / "hb")
+    (line,) = [message for message in caplog.messages if message.startswith("run ok: ")]
+    assert line.startswith("run ok: rows=2 duration=")  # perform_run timed it
+    beat = parse_heartbeat((tmp_path / "hb").read_text())
+    assert (beat["status"], beat["rows"]) == ("ok", "2")
+
+
+def test_run_daemon_turns_a_raised_error_into_a_failed_run_and_keeps_going(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail() -> Result:
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise RunError("database not found: in.db")
+
+    settings = Settings(tmp_path / "in.db", tmp_path / "out.json", tmp_path / "hb", 300)
+    assert run_daemon(SERVICE, fail, settings) == 0
+    beat = parse_heartbeat((tmp_path / "hb").read_text())
+    assert (beat["status"], beat["error"]) == ("failed", "database not found: in.db")
+    (record,) = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert record.name == SERVICE
+    assert record.getMessage().startswith("run failed: database not found: in.db; retry at ")
 
 
 def test_a_scheduler_that_fails_to_start_releases_the_signal_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    daemon = Daemon(Runs(OK), 300, tmp_path / "hb")
+    daemon = Daemon(SERVICE, Runs(OK), 300, tmp_path / "hb")
 
     def broken_start() -> None:
         raise RuntimeError("no scheduler today")

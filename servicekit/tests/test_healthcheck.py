@@ -1,32 +1,39 @@
-"""The real healthcheck.sh, run with ``sh``, against crafted heartbeat files for every outcome.
-
-The same file, byte for byte, in collector/tests/ and ipam/tests/, like the script it tests.
-"""
+"""The real servicekit/healthcheck.sh, run with ``sh``, against crafted heartbeat files for every
+outcome."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from ..reporting import RunOutcome, format_heartbeat
+from servicekit.reporting import format_heartbeat
+from servicekit.runs import RunOutcome
+from servicekit.tests.helpers import (
+    CANNOT_SWITCH,
+    CANNOT_SWITCH_REASON,
+    REPO_ROOT,
+    as_nobody,
+    copy_readable,
+    world_readable_directory,
+)
 
-SCRIPT = Path(__file__).resolve().parents[1] / "healthcheck.sh"
-NOBODY = 65534
+SCRIPT = REPO_ROOT / "servicekit" / "healthcheck.sh"
 
 
-def check(heartbeat: Path, *, as_nobody: bool = False, **env: str) -> tuple[int, str]:
-    command = ["sh", str(SCRIPT), str(heartbeat)]
-    if as_nobody and os.geteuid() == 0:  # root reads any file: look as another user
-        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+def check(
+    heartbeat: Path, *, script: Path = SCRIPT, nobody: bool = False, **env: str
+) -> tuple[int, str]:
+    command = ["sh", str(script), str(heartbeat)]
+    if nobody:  # root reads any file: look as another user
+        command = as_nobody(command)
     completed = subprocess.run(
         command,
+        cwd=script.parent,
         env={"PATH": os.environ["PATH"], **env},
         capture_output=True,
         text=True,
@@ -85,8 +92,10 @@ def test_the_limit_is_interval_plus_grace(tmp_path: Path) -> None:
     # A few seconds of slack on both sides so a slow test machine cannot flip the outcome.
     assert check(beat(tmp_path / "hb", success_age=55, interval=5))[0] == 0
     assert check(beat(tmp_path / "hb", success_age=75, interval=5))[0] == 1
-    generous = {"HEALTHCHECK_GRACE_SECONDS": "100"}
-    assert check(beat(tmp_path / "hb", success_age=75, interval=5), **generous)[0] == 0
+    generous = check(
+        beat(tmp_path / "hb", success_age=75, interval=5), HEALTHCHECK_GRACE_SECONDS="100"
+    )
+    assert generous[0] == 0
     for grace in ("1m", "060"):
         code, line = check(beat(tmp_path / "hb"), HEALTHCHECK_GRACE_SECONDS=grace)
         assert code == 1 and "not a whole number" in line
@@ -106,16 +115,20 @@ def test_an_unreadable_heartbeat_is_unhealthy(tmp_path: Path) -> None:
     assert "not a readable file" in line
 
 
-@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="root reads any file")
+@pytest.mark.skipif(CANNOT_SWITCH, reason=CANNOT_SWITCH_REASON)
 def test_a_heartbeat_without_read_permission_is_unhealthy() -> None:
-    # Outside pytest's tmp_path, whose parents only root may enter.
-    with tempfile.TemporaryDirectory() as directory:
-        Path(directory).chmod(0o755)
-        path = beat(Path(directory) / "hb")
+    # nobody runs a copy of the script, in a directory it may enter: the checkout and pytest's
+    # tmp_path may be where only their owner can go.
+    with world_readable_directory() as directory:
+        script = copy_readable(SCRIPT, directory)
+        path = beat(directory / "hb")
+        path.chmod(0o644)
+        readable = check(path, script=script, nobody=True)
         path.chmod(0)
-        code, line = check(path, as_nobody=True)
-    assert code == 1
-    assert "not a readable file" in line
+        unreadable = check(path, script=script, nobody=True)
+    assert readable[0] == 0, readable  # the copy runs: the refusal below is the permission's
+    assert unreadable[0] == 1
+    assert "not a readable file" in unreadable[1]
 
 
 @pytest.mark.parametrize(

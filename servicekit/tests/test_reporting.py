@@ -1,27 +1,27 @@
-"""How a run is reported: the one log line and the heartbeat file healthcheck.sh reads.
-
-The same file, byte for byte, in collector/tests/ and ipam/tests/, like the module it tests.
-"""
+"""How a run is reported: the one log line, named after the service, and the heartbeat file
+healthcheck.sh reads."""
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from ..reporting import (
-    STATUS_BUSY,
-    STATUS_FAILED,
-    STATUS_OK,
-    RunOutcome,
+from servicekit.reporting import (
+    configure_logging,
     format_heartbeat,
     parse_heartbeat,
     report,
     write_heartbeat,
 )
+from servicekit.runs import STATUS_BUSY, STATUS_FAILED, STATUS_OK, RunOutcome
+
+SERVICE = "svc"
 
 OK = RunOutcome(STATUS_OK, {"rows": "5", "duration": "0.01s"})
 FAILED = RunOutcome(STATUS_FAILED, error="database not found: x.db")
@@ -50,10 +50,11 @@ def test_the_heartbeat_is_key_value_lines_that_sh_can_read() -> None:
 def test_a_success_logs_its_figures_and_the_next_run(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger=SERVICE)
     next_run = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    report(OK, tmp_path / "hb", 300, next_run)
+    report(SERVICE, OK, tmp_path / "hb", 300, next_run)
     assert caplog.messages == ["run ok: rows=5 duration=0.01s next_run=2030-01-02T03:04:05Z"]
+    assert caplog.records[0].name == SERVICE
     beat = read(tmp_path / "hb")
     assert (beat["status"], beat["rows"], beat["next_attempt"]) == (
         "ok",
@@ -67,13 +68,13 @@ def test_a_failure_says_when_the_retry_is_and_keeps_the_last_success(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     heartbeat = tmp_path / "hb"
-    report(OK, heartbeat, 300)
+    report(SERVICE, OK, heartbeat, 300)
     success = read(heartbeat)["last_success_epoch"]
     retry = datetime.now(timezone.utc) + timedelta(seconds=10)
     caplog.clear()
-    report(FAILED, heartbeat, 300, retry)
+    report(SERVICE, FAILED, heartbeat, 300, retry)
     (line,) = caplog.records
-    assert line.levelno == logging.ERROR
+    assert (line.name, line.levelno) == (SERVICE, logging.ERROR)
     assert line.getMessage().startswith("run failed: database not found: x.db; retry at ")
     assert line.getMessage().endswith(("(in 10s)", "(in 9s)"))
     assert "Traceback" not in caplog.text
@@ -86,8 +87,9 @@ def test_a_failure_says_when_the_retry_is_and_keeps_the_last_success(
 def test_a_manual_run_logs_only_its_outcome(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    report(FAILED, None, 300)
+    report(SERVICE, FAILED, None, 300)
     assert caplog.messages == ["run failed: database not found: x.db"]
+    assert caplog.records[0].name == SERVICE
     assert list(tmp_path.iterdir()) == []
 
 
@@ -95,25 +97,27 @@ def test_a_busy_run_says_so_and_leaves_the_heartbeat_alone(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     heartbeat = tmp_path / "hb"
-    report(OK, heartbeat, 300)
+    report(SERVICE, OK, heartbeat, 300)
     before = heartbeat.read_bytes()
     caplog.clear()
-    report(BUSY, heartbeat, 300)
+    report(SERVICE, BUSY, heartbeat, 300)
     assert caplog.messages == ["run skipped: another run holds the lock"]
+    assert (caplog.records[0].name, caplog.records[0].levelno) == (SERVICE, logging.WARNING)
     assert heartbeat.read_bytes() == before
 
 
 def test_a_heartbeat_that_cannot_be_written_is_logged_not_raised(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    report(OK, tmp_path / "no such directory" / "hb", 300)
+    report(SERVICE, OK, tmp_path / "no such directory" / "hb", 300)
     assert "could not write the heartbeat" in caplog.messages[-1]
+    assert caplog.records[-1].name == SERVICE
 
 
 def test_a_heartbeat_that_cannot_be_read_has_no_last_success(tmp_path: Path) -> None:
     heartbeat = tmp_path / "hb"
     heartbeat.write_bytes(b"last_success_epoch=\xff\n")
-    report(FAILED, heartbeat, 300)
+    report(SERVICE, FAILED, heartbeat, 300)
     assert read(heartbeat)["last_success_epoch"] == ""
     assert sorted(path.name for path in tmp_path.iterdir()) == ["hb"]  # no temp file left
 
@@ -128,3 +132,43 @@ def test_a_heartbeat_that_cannot_be_replaced_leaves_no_temp_file(
     with pytest.raises(PermissionError):
         write_heartbeat(tmp_path / "hb", OK, 300)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def restore_loggers() -> Iterator[None]:
+    """configure_logging changes process-wide loggers: put them back as they were."""
+    saved = {}
+    for name in (SERVICE, "apscheduler"):
+        logger = logging.getLogger(name)
+        saved[name] = (list(logger.handlers), logger.level)
+    yield
+    for name, (handlers, level) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_loggers")
+def test_log_lines_are_utc_time_level_service_and_message_once_however_often_configured(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Etc/GMT-5")  # local time 5 hours off UTC: the lines must not care
+    time.tzset()
+    try:
+        root_handlers = list(logging.getLogger().handlers)
+        configure_logging(SERVICE)
+        configure_logging(SERVICE)  # configured again (a second main() in tests): one line still
+        report(SERVICE, OK, None, 300)
+        logging.getLogger("apscheduler.scheduler").info("Scheduler started")  # below WARNING
+        logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2, lines
+    time_, rest = lines[0].split(" ", 1)
+    assert rest == "INFO svc: run ok: rows=5 duration=0.01s"
+    stamp = datetime.strptime(time_, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 60  # UTC, not local
+    assert lines[1].endswith("Z WARNING apscheduler.scheduler: Run time of job was missed")
+    assert logging.getLogger().handlers == root_handlers  # the root logger is left alone

@@ -1,7 +1,6 @@
-"""run-as-owner.sh, the containers' start-up step, run for real on this machine.
+"""servicekit/run-as-owner.sh, the start-up step of both containers, run for real on this machine.
 
-The script is the same file in collector/ and ipam/ (tests/test_repository.py), so one copy is
-tested. Switching user takes root: the tests that switch are skipped for anyone else.
+Switching user takes root: the tests that switch are skipped for anyone else.
 """
 
 from __future__ import annotations
@@ -15,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "collector" / "run-as-owner.sh"
+from servicekit.tests.helpers import (
+    CANNOT_SWITCH,
+    CANNOT_SWITCH_REASON,
+    REPO_ROOT,
+    copy_readable,
+    world_readable_directory,
+)
+
+SCRIPT = REPO_ROOT / "servicekit" / "run-as-owner.sh"
 # What the switched process sees: its ids, groups and capability sets (plain sh: the command
 # must not depend on this Python, which the other user may not be able to load).
 PROBE = 'echo "$(id -u) $(id -g) [$(id -G)]"; grep -E "^Cap(Eff|Bnd|Prm)" /proc/self/status'
@@ -137,17 +144,22 @@ def test_too_few_arguments_is_a_usage_line() -> None:
     )
 
 
+@pytest.mark.skipif(CANNOT_SWITCH, reason=CANNOT_SWITCH_REASON)
 def test_started_as_another_user_the_command_just_runs(owned_directory: Path) -> None:
     if os.geteuid() == 0:
         command = ["setpriv", "--reuid=4321", "--regid=4321", "--clear-groups"]
     else:
         command = []
-    completed = subprocess.run(
-        [*command, "sh", str(SCRIPT), str(owned_directory), "id", "-u"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    # uid 4321 runs a copy of the script: the checkout may be where only its owner can go.
+    with world_readable_directory() as directory:
+        script = copy_readable(SCRIPT, directory)
+        completed = subprocess.run(
+            [*command, "sh", str(script), str(owned_directory), "id", "-u"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == ("4321" if os.geteuid() == 0 else str(os.geteuid()))

@@ -1,8 +1,7 @@
 #!/bin/sh
 # Docker healthcheck of both services: exit 0 (healthy) or 1 (unhealthy), one line on stdout.
-# The same file, byte for byte, in collector/ and ipam/ (each container mounts only its own folder).
 #
-#   sh healthcheck.sh HEARTBEAT_FILE        (docker-compose.yml runs it every 5 s)
+#   sh servicekit/healthcheck.sh HEARTBEAT_FILE        (docker-compose.yml runs it every 5 s)
 #
 # Healthy only when ALL of these hold for HEARTBEAT_FILE, which the daemon rewrites atomically
 # after every run (except a run that found another one holding the lock: it writes nothing):

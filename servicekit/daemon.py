@@ -1,15 +1,13 @@
-"""The long-running service, the same in both services: an APScheduler 3 BlockingScheduler.
-
-This file is the same, byte for byte, in collector/ and ipam/: each container mounts only its own
-folder, so the copy is forced; tests/test_repository.py keeps the two equal.
+"""The long-running service: an APScheduler 3 BlockingScheduler running one job.
 
 - The first run starts at once, then one every interval, in UTC. ``coalesce`` and a single
   worker: a late or slow run never piles runs up behind it, and two runs never overlap. A run late
   by up to one interval (at least 60 s) still runs.
 - A failed run is retried sooner than the interval: 5 s after it, then 10 s, then every 20 s,
-  never later than the next regular run; a run that found another holding the lock keeps them
-  going. A success goes back to the regular schedule, so a fixed cause (database back,
-  permissions fixed) shows as healthy within about 25 s, with no restart.
+  never later than the next regular run. A run that found another holding the lock keeps them
+  going, and is retried the same way while no run has finished (so there is no heartbeat yet).
+  A success goes back to the regular schedule, so a fixed cause (database back, permissions
+  fixed) shows as healthy within about 25 s, with no restart.
 - SIGTERM and SIGINT let the run in progress finish, then the process exits 0 (``docker stop``).
 """
 
@@ -21,6 +19,7 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
@@ -30,7 +29,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .reporting import STATUS_BUSY, STATUS_FAILED, RunOutcome, report
+from servicekit.cli import Settings
+from servicekit.reporting import report
+from servicekit.runs import STATUS_BUSY, STATUS_FAILED, RunOutcome, RunResult, perform_run
 
 JOB_ID = "run"
 RETRY_JOB_ID = "retry"
@@ -38,24 +39,29 @@ MISFIRE_GRACE_SECONDS = 60
 FIRST_RETRY_SECONDS = 5
 MAX_RETRY_SECONDS = 20
 
-log = logging.getLogger(__package__)
-
 
 def retry_delay(failures: int) -> int:
     """Seconds from the n-th failure in a row to its retry: 5, 10, 20, 20, ..."""
-    return min(FIRST_RETRY_SECONDS * 2 ** (failures - 1), MAX_RETRY_SECONDS)
+    return min(FIRST_RETRY_SECONDS << (failures - 1), MAX_RETRY_SECONDS)
 
 
 class Daemon:
     """The scheduler and the one job it runs: a run, its report, and a retry when it failed."""
 
     def __init__(
-        self, perform_run: Callable[[], RunOutcome], interval_seconds: int, heartbeat: Path
+        self,
+        service: str,
+        perform_run: Callable[[], RunOutcome],
+        interval_seconds: int,
+        heartbeat: Path,
     ) -> None:
+        self.service = service
+        self.log = logging.getLogger(service)
         self.perform_run = perform_run
         self.interval_seconds = interval_seconds
         self.heartbeat = heartbeat
         self.failures = 0  # failed runs in a row
+        self.reported = False  # whether any run has done its work (succeeded or failed)
         self.stop_requested = False
         self.finished = False
         self.executor = ThreadPoolExecutor(max_workers=1)  # one run at a time, retries included
@@ -77,13 +83,14 @@ class Daemon:
     def run_and_report(self) -> None:
         """One scheduled run; never raises (perform_run turns every error into an outcome)."""
         outcome = self.perform_run()
-        if outcome.status == STATUS_FAILED:
-            self.failures += 1
-        elif outcome.status != STATUS_BUSY:
-            self.failures = 0
-        # A busy run (another run held the lock) learnt nothing: a failing service retries on.
-        next_attempt = self._schedule_retry() if self.failures else self.next_regular_run()
-        report(outcome, self.heartbeat, self.interval_seconds, next_attempt)
+        if outcome.status != STATUS_BUSY:
+            self.failures = self.failures + 1 if outcome.status == STATUS_FAILED else 0
+            self.reported = True
+        # A busy run (another run held the lock) learnt nothing: a failing service, or one with
+        # no heartbeat yet, retries on.
+        retrying = self.failures or not self.reported
+        next_attempt = self._schedule_retry() if retrying else self.next_regular_run()
+        report(self.service, outcome, self.heartbeat, self.interval_seconds, next_attempt)
 
     def next_regular_run(self) -> datetime:
         """Asked of the trigger: the job's next_run_time may not be advanced yet while it runs,
@@ -93,7 +100,8 @@ class Daemon:
 
     def _schedule_retry(self) -> datetime:
         regular = self.next_regular_run()
-        retry = datetime.now(timezone.utc) + timedelta(seconds=retry_delay(self.failures))
+        delay = retry_delay(max(self.failures, 1))
+        retry = datetime.now(timezone.utc) + timedelta(seconds=delay)
         if retry >= regular:  # the regular run comes first: it is the retry
             return regular
         self.scheduler.add_job(
@@ -119,7 +127,7 @@ class Daemon:
         watcher = threading.Thread(target=self._stop_on_signal, name="signals", daemon=True)
         watcher.start()
         self.scheduler.add_listener(self._stop_if_requested, EVENT_SCHEDULER_STARTED)
-        log.info(
+        self.log.info(
             "started: %s every %ds, heartbeat %s",
             description,
             self.interval_seconds,
@@ -136,7 +144,7 @@ class Daemon:
             while set(signal.sigpending()) & set(STOP_SIGNALS):  # a second signal: dropped
                 signal.sigtimedwait(STOP_SIGNALS, 0)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        log.info("stopped")
+        self.log.info("stopped")
         return 0
 
     def _stop_on_signal(self) -> None:
@@ -144,7 +152,7 @@ class Daemon:
         if self.finished:
             return
         name = signal.Signals(number).name
-        log.info("%s received: finishing the run in progress, then exiting", name)
+        self.log.info("%s received: finishing the run in progress, then exiting", name)
         self.stop_requested = True
         self._shutdown()
 
@@ -161,8 +169,10 @@ class Daemon:
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
-def run_daemon(
-    perform_run: Callable[[], RunOutcome], interval_seconds: int, heartbeat: Path, description: str
-) -> int:
+def run_daemon(service: str, run: Callable[[], RunResult], settings: Settings) -> int:
     """The daemon's entry point: runs until SIGTERM or SIGINT, returns the exit status (0)."""
-    return Daemon(perform_run, interval_seconds, heartbeat).run(description)
+    assert settings.heartbeat is not None, "the daemon always writes a heartbeat"
+    daemon = Daemon(
+        service, partial(perform_run, run), settings.interval_seconds, settings.heartbeat
+    )
+    return daemon.run(f"{settings.database} -> {settings.output}")

@@ -1,9 +1,8 @@
 #!/bin/sh
 # Start-up step of both containers: run a command as the owner of a directory, with no
-# capabilities. The same file, byte for byte, in collector/ and ipam/ (each container mounts only
-# its own folder).
+# capabilities.
 #
-#   sh run-as-owner.sh DIRECTORY COMMAND [ARGUMENT...]
+#   sh servicekit/run-as-owner.sh DIRECTORY COMMAND [ARGUMENT...]
 #
 # The container starts as root holding only CAP_SETUID and CAP_SETGID (to switch user) and
 # CAP_SETPCAP (to empty the capability bounding set), with no_new_privs set (docker-compose.yml).

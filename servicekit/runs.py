@@ -1,0 +1,68 @@
+"""One run as the operator sees it: whatever the service's run did or raised, as an outcome.
+
+A run either returns a result, whose ``details()`` are the figures of its log line, or raises. A
+``RunError`` is a failure the service explains in one line (a missing database, a damaged file);
+``RunBusyError``, another run holding the lock; anything else is a bug or an OS error, named by
+its type. None of them escapes: the daemon must outlive whatever one run hits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+STATUS_BUSY = "busy"  # another run held the lock: this one did nothing and reports nothing
+
+IDS_SHOWN = 5
+
+
+class RunError(Exception):
+    """A run cannot go on; the message is the one line shown to the operator."""
+
+
+class RunBusyError(RunError):
+    """Another run holds the lock: this run writes nothing."""
+
+
+class RunResult(Protocol):
+    def details(self) -> dict[str, str]:
+        """The figures of the run's log line, in order: ``{"rows": "5", ...}``."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one run did: its status and, for the log line and the heartbeat, figures or error."""
+
+    status: str
+    details: dict[str, str] = field(default_factory=dict)  # in log order: rows=5 duration=0.01s
+    error: str = ""  # one line, for a failed or busy run
+
+    def summary(self) -> str:
+        return " ".join(f"{key}={value}" for key, value in self.details.items())
+
+
+def perform_run(run: Callable[[], RunResult]) -> RunOutcome:
+    """Call ``run`` and turn what it returned or raised into an outcome; never raises."""
+    started = time.monotonic()
+    try:
+        details = run().details()
+    except RunBusyError as busy:
+        return RunOutcome(STATUS_BUSY, error=str(busy))
+    except RunError as failure:
+        return RunOutcome(STATUS_FAILED, error=str(failure))
+    except Exception as failure:  # a bug or an OS error: say what it was, in one line
+        error = " ".join(f"{type(failure).__name__}: {failure}".split())
+        return RunOutcome(STATUS_FAILED, error=error)
+    duration = f"{time.monotonic() - started:.2f}s"
+    return RunOutcome(STATUS_OK, {**details, "duration": duration})
+
+
+def first_ids(ids: Sequence[object], shown: int = IDS_SHOWN) -> str:
+    """'3,7,9' or '3,7,9,12,15,+42more': a bad table must not flood the log."""
+    text = ",".join(map(str, ids[:shown]))
+    return f"{text},+{len(ids) - shown}more" if len(ids) > shown else text

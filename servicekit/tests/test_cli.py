@@ -1,0 +1,272 @@
+"""The command line both services share, on a tiny service "svc": flags, their environment
+variables, the interval's bounds, and the exit status of ``--once``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from servicekit import cli
+from servicekit.cli import (
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_OK,
+    MAX_INTERVAL_SECONDS,
+    Settings,
+    env_default,
+    interval_seconds,
+    run_service,
+    service_parser,
+)
+from servicekit.reporting import parse_heartbeat
+from servicekit.runs import RunBusyError, RunError
+
+SERVICE = "svc"
+DEFAULT_DB = "data/svc.db"
+DEFAULT_HEARTBEAT = "/tmp/svc.heartbeat"
+VARIABLES = ("SVC_DB", "SVC_OUTPUT", "SVC_HEARTBEAT", "SVC_INTERVAL_SECONDS")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No SVC_* variable from outside, and the loggers configure_logging sets put back after."""
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    saved = {
+        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level)
+        for name in (SERVICE, "apscheduler")
+    }
+    yield
+    for name, (handlers, level) in saved.items():
+        logging.getLogger(name).handlers[:] = handlers
+        logging.getLogger(name).setLevel(level)
+
+
+def parser() -> argparse.ArgumentParser:
+    """What a service builds: the shared flags, plus its own output flag."""
+    built = service_parser(
+        SERVICE, "Test service.", database=DEFAULT_DB, heartbeat=DEFAULT_HEARTBEAT, exits="0 ok"
+    )
+    built.add_argument(
+        "--output", type=Path, default=Path(env_default("SVC_OUTPUT", "out/svc.json"))
+    )
+    return built
+
+
+def usage_error(capsys: pytest.CaptureFixture[str], *arguments: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        parser().parse_args(arguments)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m svc ")
+    assert "Traceback" not in err
+    return err.splitlines()[-1]
+
+
+# -- Flags, defaults and the environment
+
+
+def test_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parser().parse_args([])
+    assert (args.once, args.db, args.output) == (False, Path(DEFAULT_DB), Path("out/svc.json"))
+    assert (args.heartbeat, args.interval_seconds) == (None, 300)  # heartbeat: see run_service
+    parser().print_help()
+    text = capsys.readouterr().out
+    assert text.startswith("usage: python -m svc ")
+    for variable in ("SVC_DB", "SVC_HEARTBEAT", "SVC_INTERVAL_SECONDS", DEFAULT_HEARTBEAT):
+        assert variable in text
+    assert "0 ok; 2 bad arguments" in text
+
+
+def test_environment_variables_are_the_defaults_and_flags_win(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SVC_DB", "env.db")
+    monkeypatch.setenv("SVC_OUTPUT", "env.json")
+    monkeypatch.setenv("SVC_HEARTBEAT", "env.hb")
+    monkeypatch.setenv("SVC_INTERVAL_SECONDS", "7")
+    args = parser().parse_args([])
+    assert (args.db, args.output, args.heartbeat, args.interval_seconds) == (
+        Path("env.db"),
+        Path("env.json"),
+        Path("env.hb"),
+        7,
+    )
+    flags = ["--db", "f.db", "--output", "f.json", "--heartbeat", "f.hb", "--interval-seconds", "9"]
+    args = parser().parse_args(flags)
+    assert (args.db, args.output, args.heartbeat, args.interval_seconds) == (
+        Path("f.db"),
+        Path("f.json"),
+        Path("f.hb"),
+        9,
+    )
+
+
+def test_empty_environment_variables_mean_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``SVC_HEARTBEAT=`` in a .env file is "unset", never the path "." nor interval ''."""
+    for name in VARIABLES:
+        monkeypatch.setenv(name, "")
+    args = parser().parse_args([])
+    assert (args.db, args.output, args.heartbeat, args.interval_seconds) == (
+        Path(DEFAULT_DB),
+        Path("out/svc.json"),
+        None,
+        300,
+    )
+    assert env_default("SVC_DB", "fallback") == "fallback"
+    monkeypatch.setenv("SVC_DB", " ")
+    assert env_default("SVC_DB", "fallback") == " "  # only empty means unset
+
+
+@pytest.mark.parametrize("text", ["1", "300", "0300", " 60 ", str(MAX_INTERVAL_SECONDS)])
+def test_intervals_from_one_second_to_a_year_are_accepted(text: str) -> None:
+    assert interval_seconds(text) == int(text)
+    assert MAX_INTERVAL_SECONDS == 366 * 86400
+
+
+BAD_INTERVALS = ["0", "-1", "x", "", "7.5", "inf", str(366 * 86400 + 1), "300000000000"]
+
+
+@pytest.mark.parametrize("text", BAD_INTERVALS)
+def test_a_bad_interval_flag_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    assert usage_error(capsys, "--interval-seconds", text) == (
+        "python -m svc: error: argument --interval-seconds: must be a whole number of seconds "
+        f"from 1 to {MAX_INTERVAL_SECONDS} (a year), not {text!r}"
+    )
+
+
+@pytest.mark.parametrize("text", [text for text in BAD_INTERVALS if text])
+def test_a_bad_interval_variable_is_the_same_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    monkeypatch.setenv("SVC_INTERVAL_SECONDS", text)
+    assert usage_error(capsys).endswith(f"not {text!r}")
+    assert usage_error(capsys, "--once").endswith(f"not {text!r}")  # --once checks it too
+
+
+def test_a_flag_wins_over_a_bad_interval_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SVC_INTERVAL_SECONDS", "0")
+    assert parser().parse_args(["--interval-seconds", "5"]).interval_seconds == 5
+
+
+# -- run_service --once: one run, reported, then its exit status
+
+
+@dataclass(frozen=True)
+class Result:
+    def details(self) -> dict[str, str]:
+        return {"rows": "4"}
+
+
+class FakeRun:
+    """A service's run_once: records its arguments, then returns or raises what it was given."""
+
+    def __init__(self, outcome: BaseException | None = None) -> None:
+        self.outcome = outcome
+        self.calls: list[tuple[Path, Path]] = []
+
+    def __call__(self, database: Path, output: Path) -> Result:
+        self.calls.append((database, output))
+        if self.outcome is not None:
+            raise self.outcome
+        return Result()
+
+
+def once(run: FakeRun, *flags: str) -> int:
+    args = parser().parse_args(["--once", "--db", "in.db", "--output", "out.json", *flags])
+    return run_service(SERVICE, args, run, DEFAULT_HEARTBEAT)
+
+
+def one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    (line,) = capsys.readouterr().err.splitlines()
+    return line.split(" ", 1)[1]  # without the time
+
+
+def test_once_ok_exits_0_with_one_line_naming_the_service(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = FakeRun()
+    assert once(run) == EXIT_OK
+    assert run.calls == [(Path("in.db"), Path("out.json"))]
+    line = one_line(capsys)
+    assert line.startswith("INFO svc: run ok: rows=4 duration=")
+    assert "next_run" not in line  # --once: there is no next run
+
+
+def test_once_failed_exits_1_with_the_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert once(FakeRun(RunError("database not found: in.db"))) == EXIT_FAILED
+    assert one_line(capsys) == "ERROR svc: run failed: database not found: in.db"
+
+
+def test_once_with_an_unexpected_error_exits_1_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert once(FakeRun(OSError(5, "Input/output error"))) == EXIT_FAILED
+    assert one_line(capsys) == "ERROR svc: run failed: OSError: [Errno 5] Input/output error"
+
+
+def test_once_busy_exits_75_and_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    assert once(FakeRun(RunBusyError("another svc run holds the lock"))) == EXIT_BUSY == 75
+    assert one_line(capsys) == "WARNING svc: run skipped: another svc run holds the lock"
+
+
+def test_ctrl_c_during_once_exits_130_quietly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heartbeat = tmp_path / "hb"
+    assert once(FakeRun(KeyboardInterrupt()), "--heartbeat", str(heartbeat)) == 130
+    assert capsys.readouterr().err == ""  # no traceback, no log line
+    assert not heartbeat.exists()
+
+
+def test_once_writes_a_heartbeat_only_when_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manual --once beside the daemon must not touch the daemon's heartbeat."""
+    daemons = tmp_path / "daemon.hb"
+    args = parser().parse_args(["--once"])
+    assert run_service(SERVICE, args, FakeRun(RunError("boom")), str(daemons)) == EXIT_FAILED
+    assert not daemons.exists()
+    assert once(FakeRun(), "--heartbeat", str(tmp_path / "named.hb")) == EXIT_OK
+    beat = parse_heartbeat((tmp_path / "named.hb").read_text())
+    assert (beat["status"], beat["rows"], beat["interval_seconds"]) == ("ok", "4", "300")
+    monkeypatch.setenv("SVC_HEARTBEAT", str(tmp_path / "env.hb"))
+    assert once(FakeRun(RunError("boom"))) == EXIT_FAILED
+    beat = parse_heartbeat((tmp_path / "env.hb").read_text())
+    assert (beat["status"], beat["error"]) == ("failed", "boom")
+    capsys.readouterr()
+
+
+def test_without_once_the_daemon_gets_the_settings_and_the_default_heartbeat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = []
+
+    def fake_run_daemon(service: str, run: partial[Result], settings: Settings) -> int:
+        calls.append((service, run, settings))
+        return 0
+
+    monkeypatch.setattr("servicekit.daemon.run_daemon", fake_run_daemon)
+    monkeypatch.setenv("SVC_INTERVAL_SECONDS", "7")
+    run = FakeRun()
+    args = parser().parse_args(["--db", "flag.db"])
+    assert run_service(SERVICE, args, run, DEFAULT_HEARTBEAT) == 0
+    ((service, bound, settings),) = calls
+    assert service == SERVICE
+    assert settings == Settings(Path("flag.db"), Path("out/svc.json"), Path(DEFAULT_HEARTBEAT), 7)
+    assert bound() == Result()  # the service's run, bound to its database and output
+    assert run.calls == [(Path("flag.db"), Path("out/svc.json"))]
+    assert logging.getLogger(SERVICE).level == logging.INFO  # the daemon logs configured
+
+    args = parser().parse_args(["--heartbeat", "named.hb"])
+    assert run_service(SERVICE, args, run, DEFAULT_HEARTBEAT) == 0
+    assert calls[-1][2].heartbeat == Path("named.hb")
+    assert cli.DEFAULT_INTERVAL_SECONDS == "300"

@@ -1,0 +1,86 @@
+"""One run as the operator sees it: whatever the service's run returned or raised, as an outcome."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from servicekit.runs import (
+    STATUS_BUSY,
+    STATUS_FAILED,
+    STATUS_OK,
+    RunBusyError,
+    RunError,
+    RunOutcome,
+    first_ids,
+    perform_run,
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    figures: dict[str, str]
+
+    def details(self) -> dict[str, str]:
+        return dict(self.figures)
+
+
+def raising(error: BaseException) -> Result:
+    raise error
+
+
+def test_a_successful_run_reports_its_figures_in_order_then_its_duration() -> None:
+    def run() -> Result:
+        time.sleep(0.05)
+        return Result({"rows": "3", "written": "yes", "invalid_ids": "2,5"})
+
+    outcome = perform_run(run)
+    assert (outcome.status, outcome.error) == (STATUS_OK, "")
+    assert list(outcome.details) == ["rows", "written", "invalid_ids", "duration"]
+    assert re.fullmatch(r"\d+\.\d\ds", outcome.details["duration"])
+    assert 0.05 <= float(outcome.details["duration"][:-1]) < 5
+    assert outcome.summary().startswith("rows=3 written=yes invalid_ids=2,5 duration=")
+
+
+def test_a_run_error_is_a_failure_with_its_own_line() -> None:
+    outcome = perform_run(lambda: raising(RunError("database not found: x.db")))
+    assert outcome == RunOutcome(STATUS_FAILED, {}, "database not found: x.db")
+    assert outcome.summary() == ""
+
+
+def test_another_run_holding_the_lock_is_busy_not_failed() -> None:
+    outcome = perform_run(lambda: raising(RunBusyError("another run holds the lock")))
+    assert outcome == RunOutcome(STATUS_BUSY, {}, "another run holds the lock")
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (RuntimeError("disk on fire"), "RuntimeError: disk on fire"),
+        (RuntimeError("disk\n  on\tfire\n"), "RuntimeError: disk on fire"),
+        (PermissionError(13, "Permission denied"), "PermissionError: [Errno 13] Permission denied"),
+        (KeyError("id"), "KeyError: 'id'"),
+        (ValueError(), "ValueError:"),
+    ],
+)
+def test_an_unexpected_error_is_named_by_its_type_in_one_line(error: Exception, line: str) -> None:
+    outcome = perform_run(lambda: raising(error))
+    assert (outcome.status, outcome.error, outcome.details) == (STATUS_FAILED, line, {})
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt(), SystemExit(3)])
+def test_ctrl_c_and_exit_are_not_swallowed(interruption: BaseException) -> None:
+    with pytest.raises(type(interruption)):
+        perform_run(lambda: raising(interruption))
+
+
+def test_a_long_list_of_ids_is_cut_short() -> None:
+    assert first_ids([]) == ""
+    assert first_ids([3, 7]) == "3,7"
+    assert first_ids(list(range(1, 6))) == "1,2,3,4,5"
+    assert first_ids(list(range(1, 7))) == "1,2,3,4,5,+1more"
+    assert first_ids(list(range(1, 49))) == "1,2,3,4,5,+43more"
+    assert first_ids(["a", None, 2.5], shown=2) == "a,None,+1more"
