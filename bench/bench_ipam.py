@@ -149,6 +149,10 @@ PIPELINES: dict[str, Callable[[Sequence[object]], Parents]] = {
     "ipaddress supernet walk": ipaddress_supernet_walk,
 }
 RUN_ONCE = {"ipaddress supernet walk"}
+# The tree view, timed like the pipelines (read to the last line written) in its own child,
+# output thrown away, beside "ipam", the path of --once. Text goes to a UTF-8 stream, as on a
+# terminal.
+TREE_VIEWS: dict[str, list[str]] = {"tree": [], "tree --json": ["--json"]}
 
 
 def run_pipeline(name: str, database: Path, output: Path) -> float:
@@ -157,6 +161,18 @@ def run_pipeline(name: str, database: Path, output: Path) -> float:
     table = read_prefix_table(database)
     parents, errors = PIPELINES[name](table.prefixes)
     write_if_changed(output, report_json(table, parents, errors))
+    return time.perf_counter() - started
+
+
+def run_tree_view(name: str, database: Path) -> float:
+    """``python -m ipam tree`` (or ``--json``) in this process, writing to /dev/null."""
+    from ipam.tree import main as tree_main  # noqa: PLC0415
+
+    started = time.perf_counter()
+    with open(os.devnull, "w", encoding="utf-8") as devnull, contextlib.redirect_stdout(devnull):
+        code = tree_main(["--db", str(database), *TREE_VIEWS[name]])
+    if code != 0:
+        raise SystemExit(f"ipam {name} exited {code}")
     return time.perf_counter() - started
 
 
@@ -282,19 +298,19 @@ def bench_data_set(label: str, database: Path, repeat: int, pipelines: list[str]
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
         rows = connection.execute("SELECT count(*) FROM prefixes").fetchone()[0]
     print(f"\n## {label}: {rows:,} rows ({database.name})", flush=True)
-    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in pipelines}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in [*pipelines, *TREE_VIEWS]}
     reference = DATA_DIR / "out-ipam.json"
     # Rounds of one run per pipeline rather than all runs of one pipeline in a row: on a shared
     # machine the load drifts, and interleaving spreads the drift over every pipeline alike.
     for round_number in range(repeat):
-        for name in pipelines:
+        for name, name_runs in runs.items():
             if name in RUN_ONCE and round_number:
                 continue
             output = DATA_DIR / f"out-{name.replace(' ', '-')}.json"
-            runs[name].append(measure(name, database, output))
-            seconds, mib = runs[name][-1]
+            name_runs.append(measure(name, database, output))
+            seconds, mib = name_runs[-1]
             print(f"  round {round_number + 1}, {name}: {seconds:.2f} s, {mib:.0f} MiB", flush=True)
-            if output != reference:
+            if output != reference and name not in TREE_VIEWS:
                 if not filecmp.cmp(output, reference, shallow=False):
                     raise SystemExit(f"{name} does not give the same parents as ipam on {label}")
                 output.unlink()
@@ -304,6 +320,13 @@ def bench_data_set(label: str, database: Path, repeat: int, pipelines: list[str]
         for name, name_runs in runs.items()
     }
     print("  all pipelines give identical parents (byte-identical JSON)")
+    once_seconds, once_mib = results["ipam"]
+    for name in TREE_VIEWS:
+        seconds, mib = results.pop(name)
+        print(
+            f"  python -m ipam {name}: {seconds:.2f} s, {seconds / once_seconds:.2f}x the time "
+            f"of --once's path (ipam); {mib:.0f} MiB, {mib / once_mib:.2f}x its peak RSS"
+        )
     return table_rows(label, rows, results, repeat)
 
 
@@ -349,7 +372,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.child:
         name, database, output = arguments.child
-        seconds = run_pipeline(name, Path(database), Path(output))
+        if name in TREE_VIEWS:
+            seconds = run_tree_view(name, Path(database))
+        else:
+            seconds = run_pipeline(name, Path(database), Path(output))
         print(seconds, peak_rss_mib())
         return 0
 

@@ -1,0 +1,436 @@
+"""``python -m ipam tree``: the prefix hierarchy, indented by depth, as NetBox lists prefixes.
+
+The same engine and validity rule as ``prefixes.json`` (``ipam/networks.py``): one **node** per
+distinct valid network, carrying the ids of all its rows.
+
+- **Parent**: the closest parent that ``prefixes.json`` gives the node's rows.
+- **Depth**: how many distinct networks of the table contain the node (roots: 0).
+- **Children**: the distinct networks whose parent the node is.
+- **Utilization**: the addresses of its children, summed, over its own addresses (0 for a
+  leaf). Children never overlap (neither contains the other), so it runs from 0 to 1.
+
+Nodes come in key order: IPv4 before IPv6, then network address, then prefix length. That is
+depth-first, each node followed by its subtree, siblings by address.
+
+The text output draws the tree with box-drawing characters (``|--`` and the like where the
+output's encoding lacks them); the prefix of a node of depth d starts at column 4d. Then come its
+ids, its number of children and its utilization as a percentage: one decimal, dropped when it is
+0 (``75%``, ``0.8%``, ``100%``); a utilization above 0 that would round to 0 shows as ``<0.1%``,
+one below 1 that would round to 100 as ``>99.9%``. With ``--root``, the nodes whose parent is not
+shown start at their column with no connector. After the nodes, one line per invalid row:
+``invalid``, its id, its stored value (Python's ``repr``) and why it is not a network.
+
+``--json`` writes JSON Lines instead: one object per node, then one per invalid row (the stored
+value as ``prefixes.json`` writes it: BLOBs as hex, non-finite REALs as strings). ``--root`` and
+``--depth`` select nodes; the invalid rows are always listed.
+
+Exit status: 0 ok (invalid rows included); 1 the database cannot be read (one line on stderr);
+2 bad arguments; 141 the reader closed the output early (``| head``): no traceback, and the
+status a process killed by SIGPIPE has in a shell, as ``seq`` or ``cat`` would give.
+
+Two passes, and no dictionary keyed by network: ``PrefixTree`` sorts the valid rows by network
+key and walks them once with a stack, as ``ipam/parents.py`` does, keeping a few numbers per node
+in lists indexed by sorted position; ``PrefixTree.nodes`` then yields the nodes in that order,
+and the renderers write them a batch of lines at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import NamedTuple, TextIO
+
+from ipam.networks import (
+    IPV6_BIT,
+    LENGTH_BITS,
+    KeyOrReason,
+    network_key,
+    network_keys,
+    network_text,
+)
+from ipam.store import read_prefix_table
+from servicekit.runs import RunError
+
+__all__ = ["InvalidRow", "Node", "PrefixTree", "build_tree", "main", "percent", "read_tree"]
+
+PROG = "python -m ipam tree"
+DEFAULT_DB = "database/prefixes.db"  # the service's default, relative to the working directory
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+
+_LENGTH_MASK = (1 << LENGTH_BITS) - 1
+_NO_PARENT = -1  # the parent position of a root; the lists below keep their last slot for it
+_NEVER_ENDS = IPV6_BIT << 1  # larger than every key: the end key of "no parent"
+_LINES_PER_WRITE = 1000
+
+
+def _sizes(bits: int) -> list[int]:
+    return [1 << (bits - length) for length in range(bits + 1)]
+
+
+# Number of addresses by prefix length; what to OR into a key to get the key of its network's
+# last address with length byte 255 (the network has ended before another starts exactly when
+# this "end key" is smaller than the other's key).
+_IPV4_SIZES, _IPV6_SIZES = _sizes(32), _sizes(128)
+_IPV4_END_BITS = [(size - 1) << LENGTH_BITS | _LENGTH_MASK for size in _IPV4_SIZES]
+_IPV6_END_BITS = [(size - 1) << LENGTH_BITS | _LENGTH_MASK for size in _IPV6_SIZES]
+
+
+class Node(NamedTuple):
+    """One distinct valid network of the table."""
+
+    prefix: str  # canonical text, as in parent_prefix
+    ids: list[object]  # the ids of its rows, in table order (ascending)
+    depth: int
+    parent_prefix: str | None
+    children: int
+    utilization: float  # 0 to 1
+    last: bool  # no later node has the same parent (the drawing's corner rather than tee)
+
+
+class InvalidRow(NamedTuple):
+    id: object
+    prefix: object  # the stored value
+    error: str
+
+
+class PrefixTree:
+    """The measured hierarchy of one table.
+
+    The valid rows' keys and ids sorted by key, and what the walk found, in lists indexed by
+    sorted position, filled at each node's first position. The extra last slot of each list
+    belongs to "no parent" (position -1).
+    """
+
+    def __init__(
+        self, keys: Sequence[KeyOrReason], ids: Sequence[object], invalid_rows: list[InvalidRow]
+    ) -> None:
+        self.invalid_rows = invalid_rows  # in table order
+        valid_rows = (
+            [row for row, key in enumerate(keys) if type(key) is int]
+            if invalid_rows
+            else range(len(keys))
+        )
+        order = sorted(valid_rows, key=keys.__getitem__)  # stable: the ids of a node ascend
+        # Read once in that order: walking these in place is four times faster than going
+        # through `order` (on a big table every keys[row] is a cache miss).
+        self._keys: list[int] = list(map(keys.__getitem__, order))  # type: ignore[arg-type]
+        self._ids = list(map(ids.__getitem__, order))
+        del order
+        slots = len(self._keys) + 1
+        self._parents = [_NO_PARENT] * slots  # the parent's position
+        self._depths = bytearray(slots)  # at most 128
+        self._children = [0] * slots
+        self._used = [0] * slots  # the addresses of the children, summed
+        self._followed = bytearray(slots)  # 1: a later node has the same parent
+        self._duplicates = bytearray(slots)  # 1: the same network as the position before
+        latest: list[int] = []  # latest[depth]: position of the last node seen at that depth
+        first_ipv6 = bisect_left(self._keys, IPV6_BIT)
+        self._walk(0, first_ipv6, _IPV4_END_BITS, _IPV4_SIZES, latest)
+        self._walk(first_ipv6, len(self._keys), _IPV6_END_BITS, _IPV6_SIZES, latest)
+
+    def _walk(
+        self, start: int, stop: int, end_bits: list[int], sizes: list[int], latest: list[int]
+    ) -> None:
+        """The one pass, over the positions of one IP version (so versions never nest)."""
+        parents, depths, children, used = self._parents, self._depths, self._children, self._used
+        followed, duplicates = self._followed, self._duplicates
+        # The open ancestors of the previous node, outermost first, as (position, end key); the
+        # bottom one, which never ends, stands for "no parent".
+        ancestors = [(_NO_PARENT, _NEVER_ENDS)]
+        previous_key = previous_end = -1
+        previous = _NO_PARENT
+        for position, key in enumerate(islice(self._keys, start, stop), start):
+            if key == previous_key:
+                duplicates[position] = 1  # a duplicate row: part of the node before
+                continue
+            if previous_end < key:
+                # The previous node ended before this one starts: a sibling or a stranger.
+                # Ancestors that have ended too are behind us for good: close them.
+                while ancestors[-1][1] < key:
+                    ancestors.pop()
+            else:
+                # The previous node starts no later and has not ended, and CIDR blocks nest, so
+                # it contains this one; sorting put equal starts shortest first, so strictly: it
+                # is the closest ancestor.
+                ancestors.append((previous, previous_end))
+            parent = ancestors[-1][0]
+            depth = len(ancestors) - 1
+            length = key & _LENGTH_MASK
+            parents[position] = parent
+            depths[position] = depth
+            children[parent] += 1
+            used[parent] += sizes[length]
+            if depth == len(latest):
+                latest.append(position)
+            else:
+                if latest[depth] > parent:  # seen since the parent: the previous sibling
+                    followed[latest[depth]] = 1
+                latest[depth] = position
+            previous, previous_key, previous_end = position, key, key | end_bits[length]
+
+    def nodes(self, root: int | None = None, max_depth: int | None = None) -> Iterator[Node]:
+        """The nodes in order: those inside the ``root`` network key, root included, and of
+        depth below ``max_depth``; None for either: no limit. Depths stay the table's."""
+        keys, ids, duplicates = self._keys, self._ids, self._duplicates
+        parents, depths, children, used = self._parents, self._depths, self._children, self._used
+        followed = self._followed
+        start, stop = 0, len(keys)
+        if root is not None:  # the networks inside the root are one run of positions
+            end_bits = _IPV6_END_BITS if root & IPV6_BIT else _IPV4_END_BITS
+            start = bisect_left(keys, root)
+            stop = bisect_right(keys, root | end_bits[root & _LENGTH_MASK])
+        limit = 256 if max_depth is None else max_depth
+        texts = [""] * 129  # texts[depth]: the prefix of the last node yielded at that depth
+        new_tuple = tuple.__new__
+        position = start
+        while position < stop:
+            first = position
+            node_ids = [ids[position]]
+            position += 1
+            while duplicates[position]:  # the last slot is never a duplicate: it stops there
+                node_ids.append(ids[position])
+                position += 1
+            depth = depths[first]
+            if depth >= limit:
+                continue
+            parent = parents[first]
+            if parent >= start:  # yielded before this node
+                parent_text: str | None = texts[depth - 1]
+            elif parent == _NO_PARENT:
+                parent_text = None
+            else:  # outside the root
+                parent_text = network_text(keys[parent])
+            key = keys[first]
+            text = texts[depth] = network_text(key)
+            utilization = 0.0
+            if used[first]:  # not a leaf
+                sizes = _IPV6_SIZES if key & IPV6_BIT else _IPV4_SIZES
+                utilization = used[first] / sizes[key & _LENGTH_MASK]
+            # Node(...) without the NamedTuple's own __new__, a Python function: half the cost.
+            yield new_tuple(
+                Node,
+                (
+                    text,
+                    node_ids,
+                    depth,
+                    parent_text,
+                    children[first],
+                    utilization,
+                    not followed[first],
+                ),
+            )
+
+
+def build_tree(prefixes: Sequence[object], ids: Sequence[object]) -> PrefixTree:
+    """The hierarchy of the stored ``prefixes`` values, ``ids[row]`` naming row ``row``."""
+    keys, invalid = network_keys(prefixes)
+    invalid_rows = [InvalidRow(ids[row], prefixes[row], str(keys[row])) for row in invalid]
+    return PrefixTree(keys, ids, invalid_rows)
+
+
+def read_tree(database: Path) -> PrefixTree:
+    """The hierarchy of the database's ``prefixes`` table; RunError when it cannot be read."""
+    table = read_prefix_table(database)
+    return build_tree(table.prefixes, table.ids)
+
+
+# -- Rendering
+
+
+def percent(utilization: float) -> str:
+    """``75%``, ``0.8%``, ``100%``; never 0 or 100 for what is not exactly that."""
+    if not utilization:
+        return "0%"
+    text = f"{utilization * 100:.1f}".removesuffix(".0")
+    if text == "0":
+        return "<0.1%"
+    if text == "100" and utilization < 1:
+        return ">99.9%"
+    return f"{text}%"
+
+
+class Drawing(NamedTuple):
+    tee: str  # a node with a later sibling
+    corner: str  # the last of its siblings
+    pipe: str  # below a node with a later sibling
+    blank: str  # below the last of its siblings
+
+
+BOX = Drawing("├── ", "└── ", "│   ", "    ")
+ASCII = Drawing("|-- ", "`-- ", "|   ", "    ")
+
+
+def drawing_for(stream: TextIO) -> Drawing:
+    """Box-drawing characters if the stream's encoding has them, else plain ASCII."""
+    try:
+        "".join(BOX).encode(stream.encoding or "ascii")
+    except (UnicodeError, LookupError):
+        return ASCII
+    return BOX
+
+
+def text_lines(
+    nodes: Iterable[Node], invalid_rows: Iterable[InvalidRow], drawing: Drawing
+) -> Iterator[str]:
+    """One line per node, then one per invalid row."""
+    top = -1  # the depth of the first node: the nodes of that depth have no parent shown
+    # guides[level]: what comes before the connector of a child of the last node drawn at that
+    # level, which is its parent: preorder draws a subtree right after its top.
+    guides = [""] * 130
+    for prefix, ids, depth, _parent, children, utilization, last in nodes:
+        if top < 0:
+            top = depth
+            guides[0] = " " * (4 * top)
+        level = depth - top
+        if level:
+            before = guides[level - 1]
+            line = f"{before}{drawing.corner if last else drawing.tee}{prefix}"
+            if children:
+                guides[level] = before + (drawing.blank if last else drawing.pipe)
+        else:
+            line = guides[0] + prefix
+        if len(ids) == 1 and type(ids[0]) is int:  # the usual INTEGER PRIMARY KEY
+            id_text = f"id {ids[0]}"
+        else:
+            id_text = _one_line(f"id{'s' if len(ids) > 1 else ''} {','.join(map(str, ids))}")
+        used = percent(utilization) if utilization else "0%"
+        yield f"{line:<34}  {id_text:<9}  children {children:<3}  utilization {used}"
+    for invalid in invalid_rows:
+        yield _one_line(f"invalid  id {invalid.id}  {invalid.prefix!r}  {invalid.error}")
+
+
+def _one_line(text: str) -> str:
+    """The text with line breaks and other control characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+
+
+def json_lines(nodes: Iterable[Node], invalid_rows: Iterable[InvalidRow]) -> Iterator[str]:
+    """One JSON object per node, then one per invalid row: what ``json.dumps`` writes."""
+    for prefix, ids, depth, parent, children, utilization, _last in nodes:
+        if len(ids) == 1 and type(ids[0]) is int:  # the usual INTEGER PRIMARY KEY
+            ids_json = f"[{ids[0]}]"
+        else:
+            ids_json = f"[{', '.join(map(_json, ids))}]"
+        parent_json = "null" if parent is None else f'"{parent}"'
+        yield (
+            f'{{"prefix": "{prefix}", "ids": {ids_json}, "depth": {depth}, '
+            f'"parent_prefix": {parent_json}, "children": {children}, '
+            f'"utilization": {utilization!r}}}'
+        )
+    for row_id, value, error in invalid_rows:
+        yield f'{{"id": {_json(row_id)}, "prefix": {_json(value)}, "error": {json.dumps(error)}}}'
+
+
+def _json(value: object) -> str:
+    """A stored value as ``prefixes.json`` writes it: BLOBs as hex, non-finite REALs as the
+    strings "Infinity", "-Infinity" and "NaN" (json.dumps's bare Infinity is not JSON)."""
+    if isinstance(value, bytes):
+        value = value.hex()
+    elif isinstance(value, float) and not math.isfinite(value):
+        value = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return json.dumps(value)
+
+
+def write_lines(lines: Iterable[str], stream: TextIO) -> None:
+    """Write the lines as they come, a batch at a time."""
+    lines = iter(lines)
+    while batch := list(islice(lines, _LINES_PER_WRITE)):
+        text = "\n".join(batch) + "\n"
+        try:
+            stream.write(text)
+        except UnicodeEncodeError:  # a stored value the encoding lacks: escape it, as repr does
+            encoding = stream.encoding or "ascii"
+            stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+
+
+# -- The command line
+
+
+def _network(text: str) -> int:
+    """The argparse type of ``--root``: a network key, by the table's own validity rule."""
+    key = network_key(text)
+    if isinstance(key, str):
+        raise argparse.ArgumentTypeError(key)
+    return key
+
+
+def _depth(text: str) -> int:
+    """The argparse type of ``--depth``: a whole number from 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1, not {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Show the prefixes table as a tree: each distinct valid network indented by depth, "
+            "with its ids, its number of children and its utilization (the addresses of its "
+            "children over its own), then the invalid rows. Reads the database read-only."
+        ),
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path(os.environ.get("IPAM_DB") or DEFAULT_DB),
+        help="SQLite database with the prefixes table (env IPAM_DB, default %(default)s)",
+    )
+    parser.add_argument(
+        "--root",
+        type=_network,
+        metavar="NETWORK",
+        help="only the networks inside NETWORK, NETWORK included (it need not be in the table)",
+    )
+    parser.add_argument(
+        "--depth",
+        type=_depth,
+        metavar="N",
+        help="only the nodes of depth below N (1: the roots); depths stay the table's",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="JSON Lines: one object per node, then per invalid row"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        tree = read_tree(args.db)
+    except RunError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    nodes = tree.nodes(args.root, args.depth)
+    stdout = sys.stdout
+    try:
+        if args.json:
+            write_lines(json_lines(nodes, tree.invalid_rows), stdout)
+        else:
+            write_lines(text_lines(nodes, tree.invalid_rows, drawing_for(stdout)), stdout)
+        stdout.flush()
+    except BrokenPipeError:
+        # The reader is gone (| head). What is still buffered would fail again at exit, with
+        # "Exception ignored" on stderr: send it to /dev/null instead.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stdout.fileno())
+        finally:
+            os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    return EXIT_OK
