@@ -95,20 +95,18 @@ def run_service(
 ) -> int:
     """``--once``: one run, reported, then its exit status. Otherwise the daemon, until stopped."""
     configure_logging(service)
+    run = partial(run_once, args.db, args.output)
     if args.once:
-        settings = Settings(args.db, args.output, args.heartbeat, args.interval_seconds)
         try:
-            outcome = perform_run(partial(run_once, settings.database, settings.output))
+            outcome = perform_run(run)
         except KeyboardInterrupt:  # Ctrl-C: every write is atomic or undone, nothing to show
             return 130
-        report(service, outcome, settings.heartbeat, settings.interval_seconds)
-        if outcome.status == STATUS_OK:
-            return EXIT_OK
-        return EXIT_BUSY if outcome.status == STATUS_BUSY else EXIT_FAILED
+        report(service, outcome, args.heartbeat, args.interval_seconds)
+        return {STATUS_OK: EXIT_OK, STATUS_BUSY: EXIT_BUSY}.get(outcome.status, EXIT_FAILED)
     # Imported here: APScheduler takes a tenth of a second to import, which --once never needs.
     from servicekit.daemon import run_daemon  # noqa: PLC0415
 
-    settings = Settings(
-        args.db, args.output, args.heartbeat or Path(default_heartbeat), args.interval_seconds
+    heartbeat = args.heartbeat or Path(default_heartbeat)
+    return run_daemon(
+        service, run, Settings(args.db, args.output, heartbeat, args.interval_seconds)
     )
-    return run_daemon(service, partial(run_once, settings.database, settings.output), settings)
