@@ -1,16 +1,11 @@
 """The CSV files on disk: encoding rows as bytes, and reading records back to find a torn tail.
 
 The dialect is Python's ``csv`` default (comma, double quote, minimal quoting, CRLF), UTF-8
-without a BOM, NULL as an empty field. ``encode_batch`` writes exactly what ``csv.writer`` would
-(the tests check it byte for byte), but from the bytes SQLite holds: TEXT arrives as ``bytearray``
-and goes to the file without being decoded and encoded again, which is most of what a run costs on
-non-Latin text. A BLOB arrives as ``bytes`` and is written as ``csv.writer`` writes it,
-``str(blob)``. A column with no comma, quote or line break in a batch is used as it is; only the
-values that need quotes get them. A NUL character is written as is, like the csv module of
-Python 3.11+ (3.10's refuses to write it, 3.9's quotes it), and read back on every Python.
-
-TEXT that is not valid UTF-8 is written with U+FFFD for the bad bytes, as ipam reads it, so the
-file stays valid UTF-8 and one bad row never stops the export.
+without a BOM, NULL as an empty field. ``encode_batch`` writes exactly what ``csv.writer`` would,
+but from the bytes SQLite holds: TEXT goes to the file without being decoded and encoded again,
+most of what a run costs on non-Latin text. TEXT that is not valid UTF-8 is written with U+FFFD for
+the bad bytes, as ipam reads it, so one bad row never stops the export. A NUL is written as is,
+like the csv module of Python 3.11+ (3.10's refuses to write it, 3.9's quotes it).
 """
 
 from __future__ import annotations
@@ -20,9 +15,10 @@ import io
 import zlib
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import suppress
+from itertools import islice, zip_longest
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, NamedTuple, cast
 
 from servicekit.runs import RunError
 
@@ -56,10 +52,8 @@ def _is_utf8(data: bytes | bytearray) -> bool:
 
 def encode_column(values: Sequence[object]) -> tuple[Sequence[bytes | bytearray], list[int]]:
     """One column of a batch as CSV fields, and the positions of TEXT that was not valid UTF-8.
-
     Whole columns are checked at once (ASCII, valid UTF-8, anything to quote), so a value is
-    looked at on its own only when its column needs it.
-    """
+    looked at on its own only when its column needs it."""
     kinds = set(map(type, values))
     if kinds <= {int}:  # digits and a minus sign: ASCII, never quoted
         return list(map(b"%d".__mod__, values)), []
@@ -82,10 +76,8 @@ def encode_column(values: Sequence[object]) -> tuple[Sequence[bytes | bytearray]
 
 def _quoted(fields: Sequence[bytes | bytearray], joined: bytes) -> Sequence[bytes | bytearray]:
     """The fields, those holding a comma, a double quote or a line break in double quotes.
-
     ``joined`` (the column's fields end to end) tells which of the two comprehensions a column
-    needs, or that it needs none: only a column holding a double quote pays for ``replace``.
-    """
+    needs, or that it needs none: only a column holding a double quote pays for ``replace``."""
     if _QUOTE in joined:
         return [
             b'"%s"' % field.replace(b'"', b'""')
@@ -101,8 +93,7 @@ def _quoted(fields: Sequence[bytes | bytearray], joined: bytes) -> Sequence[byte
     return fields
 
 
-@dataclass(frozen=True)
-class EncodedBatch:
+class EncodedBatch(NamedTuple):
     """A batch of rows as CSV records (without the record end), their keys in the same order,
     and the keys of the rows whose TEXT was not valid UTF-8."""
 
@@ -135,18 +126,16 @@ def encode_batch(rows: Sequence[Sequence[object]], key_position: int) -> Encoded
 def encode_read_back(
     records: Sequence[Sequence[str]], key_position: int, path: Path
 ) -> EncodedBatch:
-    """Records read back from customers.csv, encoded again as the table's rows would be.
-
-    So that their fingerprints are the ones the table gives; a key must be written exactly as an
-    integer is (``12``, never ``012`` or `` 12``), or the file is not one this service wrote.
-    """
+    """Records read back from customers.csv, encoded again so that their fingerprints are the
+    table's. A key must be written as ``str`` writes a 64-bit integer (``12``, never ``012`` or
+    `` 12``): any other file is not one this service wrote."""
     texts = [record[key_position] for record in records]
-    try:
-        keys = array("q", map(int, texts))
-    except (ValueError, OverflowError):
-        keys = array("q")
-    if list(map(str, keys)) != texts:
-        bad = next(text for text in texts if not _is_written_integer(text))
+    keys = array("q")
+    with suppress(ValueError, OverflowError):  # keys then stop before the first text refused
+        keys.extend(map(int, texts))
+    written = list(map(str, keys))
+    if written != texts:
+        bad = next(text for text, key in zip_longest(texts, written) if text != key)
         raise RunError(
             f"{path} holds a record whose key {bad!r} is not an integer as this service writes "
             "one; it is left untouched (move it away to start a new file)"
@@ -155,25 +144,13 @@ def encode_read_back(
     return _encoded(values, keys)
 
 
-def _is_written_integer(text: str) -> bool:
-    """Whether ``text`` is a 64-bit integer as ``str`` writes it (as SQLite's integers are)."""
-    try:
-        value = int(text)
-    except ValueError:
-        return False
-    return str(value) == text and -(2**63) <= value < 2**63
-
-
 def _encoded(values: Sequence[Sequence[object]], keys: array[int]) -> EncodedBatch:
-    columns, bad = [], set()
-    for column in values:
-        fields, column_bad = encode_column(column)
-        columns.append(fields)
-        bad.update(column_bad)
-    records = list(map(b",".join, zip(*columns)))
+    columns = [encode_column(column) for column in values]  # (fields, rows with bad UTF-8)
+    records = list(map(b",".join, zip(*(fields for fields, _ in columns))))
     if len(columns) == 1:  # csv.writer writes a lone empty field as "" so the line is not blank
         records = [record or b'""' for record in records]
-    return EncodedBatch(records, keys, [keys[i] for i in sorted(bad)])
+    repaired = sorted({row for _, rows in columns for row in rows})
+    return EncodedBatch(records, keys, [keys[row] for row in repaired])
 
 
 def encode_header(header: Sequence[str]) -> bytes:
@@ -184,29 +161,24 @@ def encode_header(header: Sequence[str]) -> bytes:
 
 
 # csv.reader before Python 3.11 refuses a NUL character, which the encoder writes as is: a line
-# holding one is handed over with each NUL as a private-use pair, put back by ``_unhidden``.
+# holding one is handed over with each NUL as a private-use pair, put back by ``restored``.
 # A private-use _ESCAPE of the data itself becomes a pair too, so nothing is mistaken for a NUL.
 _NUL, _ESCAPE = "\x00", "\ue000"
 _HIDDEN_NUL, _HIDDEN_ESCAPE = _ESCAPE + "\ue002", _ESCAPE + "\ue001"
-
-
-def _unhidden(field: str) -> str:
-    return field.replace(_HIDDEN_NUL, _NUL).replace(_HIDDEN_ESCAPE, _ESCAPE)
 
 
 class _LineFeed:
     """Hands csv.reader one physical line at a time and counts the bytes handed out.
 
     csv.reader pulls exactly the lines of one record before yielding it, so after each record
-    ``consumed`` is the byte offset where that record ends. ``hid`` says NUL or _ESCAPE was hidden
-    in the lines handed out since it was last cleared.
+    ``consumed`` is the byte offset where that record ends.
     """
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
         self.consumed = 0
         self.last_line = b""
-        self.hid = False
+        self.hid = False  # whether NUL or _ESCAPE was hidden since ``restored`` last put it back
 
     def __iter__(self) -> _LineFeed:
         return self
@@ -228,21 +200,19 @@ class _LineFeed:
         if not self.hid:
             return fields
         self.hid = False
-        return list(map(_unhidden, fields))
-
-    def at_end(self) -> bool:
-        return self.raw.read(1) == b""
+        return [
+            field.replace(_HIDDEN_NUL, _NUL).replace(_HIDDEN_ESCAPE, _ESCAPE) for field in fields
+        ]
 
 
 class CsvScan:
     """Reads customers.csv record by record and finds where its last complete record ends.
 
     A run killed while appending leaves at most the beginning of one record after the last whole
-    one. Anything wrong with the file (a record not ended by CRLF, unbalanced quotes, bad UTF-8, the
-    wrong number of fields) is such a torn tail when it reaches the end of the file: ``valid_end``
-    then stops before it. The same damage followed by more data is not a torn append, and the scan
-    raises RunError instead of guessing, as it does for a header other than ``header``
-    (checked first, before any record is yielded).
+    one. Anything wrong (a record not ended by CRLF, unbalanced quotes, bad UTF-8, the wrong number
+    of fields) is such a torn tail when it reaches the end of the file: ``valid_end`` then stops
+    before it. The same damage followed by more data, or a header other than ``header`` (checked
+    before any record is yielded), is not a torn append: the scan raises RunError, never guesses.
     """
 
     def __init__(self, path: Path, header: Sequence[str]) -> None:
@@ -254,54 +224,45 @@ class CsvScan:
         """The data records (header checked, not yielded); sets ``valid_end`` when exhausted."""
         previous_limit = csv.field_size_limit(_FIELD_SIZE_LIMIT)
         try:
-            yield from self._records()
+            with open(self.path, "rb") as raw:
+                feed = _LineFeed(raw)
+                reader = csv.reader(feed, strict=True)
+                problem = _header_problem(reader, feed, self.header)
+                if problem:
+                    raise RunError(
+                        f"{self.path} {problem}; it is left untouched "
+                        "(move it away to start a new file)"
+                    )
+                self.valid_end = feed.consumed
+                try:
+                    for fields in reader:
+                        if feed.last_line[-2:] != RECORD_END or len(fields) != len(self.header):
+                            raise csv.Error("incomplete or wrong-sized record")
+                        self.valid_end = feed.consumed
+                        yield feed.restored(fields)
+                except (csv.Error, UnicodeDecodeError) as error:
+                    if raw.read(1):  # not a torn tail: refused, not cut
+                        raise RunError(
+                            f"{self.path} is damaged at byte {self.valid_end} ({error}) and more "
+                            "data follows; it is left untouched"
+                        ) from error
         finally:
             csv.field_size_limit(previous_limit)
 
-    def _records(self) -> Iterator[list[str]]:
-        with open(self.path, "rb") as raw:
-            feed = _LineFeed(raw)
-            reader = csv.reader(feed, strict=True)
-            problem = _header_problem(_first_record(reader, feed), feed.last_line, self.header)
-            if problem:
-                raise RunError(
-                    f"{self.path} {problem}; it is left untouched "
-                    "(move it away to start a new file)"
-                )
-            self.valid_end = feed.consumed
-            while True:
-                start = feed.consumed
-                try:
-                    fields = next(reader)
-                except StopIteration:
-                    return
-                except (csv.Error, UnicodeDecodeError) as error:
-                    self._torn_tail_or_raise(feed, start, f"{error}")
-                    return
-                if not feed.last_line.endswith(RECORD_END) or len(fields) != len(self.header):
-                    self._torn_tail_or_raise(feed, start, "incomplete or wrong-sized record")
-                    return
-                self.valid_end = feed.consumed
-                yield feed.restored(fields)
-
-    def _torn_tail_or_raise(self, feed: _LineFeed, start: int, problem: str) -> None:
-        if not feed.at_end():
-            raise RunError(
-                f"{self.path} is damaged at byte {start} ({problem}) and more data follows; "
-                "it is left untouched"
-            )
-        self.valid_end = start
+    def batches(self, key_position: int, size: int) -> Iterator[EncodedBatch]:
+        """The data records ``size`` at a time, encoded again by ``encode_read_back``."""
+        records = self.records()
+        while chunk := list(islice(records, size)):
+            yield encode_read_back(chunk, key_position, self.path)
 
 
-def _first_record(reader: Iterator[list[str]], feed: _LineFeed) -> list[str] | None:
-    try:
-        return feed.restored(next(reader))
-    except (StopIteration, csv.Error, UnicodeDecodeError):
-        return None
-
-
-def _header_problem(fields: list[str] | None, line: bytes, header: list[str]) -> str:
+def _header_problem(reader: Iterator[list[str]], feed: _LineFeed, header: list[str]) -> str:
     """What is wrong with the first record of customers.csv, or "" when it is ``header``."""
+    try:
+        fields: list[str] | None = feed.restored(next(reader))
+    except (StopIteration, csv.Error, UnicodeDecodeError):
+        fields = None
+    line = feed.last_line
     if line.startswith(b"\xef\xbb\xbf"):
         return "starts with a UTF-8 byte order mark (saved by an editor?)"
     if fields != header:

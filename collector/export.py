@@ -12,14 +12,12 @@ import gc
 import logging
 import os
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, NamedTuple
 
-from collector.csvfile import CsvScan, EncodedBatch, encode_batch, encode_header, encode_read_back
+from collector.csvfile import CsvScan, EncodedBatch, encode_batch, encode_header
 from collector.diff import Comparison, Written
 from collector.lock import run_lock
 from collector.source import BATCH_ROWS, FileIdentity, TableReader
@@ -34,11 +32,9 @@ TORN_FILE = "customers.csv.torn"  # what torn tails were cut off customers.csv, 
 LOCK_FILE = ".collector.lock"
 
 log = logging.getLogger("collector")
-T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(NamedTuple):
     rows: int  # rows in the table
     appended: int  # rows added to customers.csv by this run
     changed: int  # rows in customers.csv whose row in the table now differs
@@ -84,12 +80,10 @@ def run_once(database: Path, output: Path) -> RunResult:
 
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
-    """Keep the cyclic garbage collector out of a run.
-
-    A run makes millions of tuples and byte strings, none of them in a reference cycle, so they are
-    freed as soon as they are done with; but every few hundred allocations the collector would walk
-    them all again. Pausing it takes a seventh off a first run at a million rows.
-    """
+    """Keep the cyclic garbage collector out of a run: a run makes millions of tuples and byte
+    strings, none in a reference cycle, so they are freed as soon as they are done with; but every
+    few hundred allocations the collector would walk them all again. Pausing it takes a seventh off
+    a first run at a million rows."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -140,39 +134,25 @@ def _update(table: TableReader, paths: OutputPaths, previous: RunState | None) -
 def _written(
     previous: RunState | None, table: TableReader, paths: OutputPaths
 ) -> tuple[Written, int]:
-    """What customers.csv holds, and where its last complete record ends.
-
-    From the state only when the state describes this very file and the same columns; otherwise
-    read from the file as CSV records (its header checked, a torn tail found), each encoded again
-    so that its fingerprint is the one the table gives.
-    """
+    """What customers.csv holds, and where its last complete record ends: from the state when it
+    describes this very file and the same columns, otherwise read back from the file."""
     if previous and previous.describes_customers_csv(table, paths.customers):
         written = load_written(paths.state)
         if written is not None:
             return written, previous.customers_csv.size
     scan = CsvScan(paths.customers, table.shape.header)
-    keys: list[int] = []
-    fingerprints: list[int] = []
-    for records in _chunks(scan.records(), BATCH_ROWS):
-        batch = encode_read_back(records, table.shape.key_position, paths.customers)
+    keys, fingerprints = array("q"), array("I")
+    for batch in scan.batches(table.shape.key_position, BATCH_ROWS):
         keys += batch.keys
         fingerprints += batch.fingerprints
     return Written.from_records(keys, fingerprints), scan.valid_end
 
 
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 def _cut_torn_tail(path: Path, valid_end: int, keep_in: Path) -> int:
-    """Cut an interrupted append off customers.csv (even when no row is to be added).
-
-    A record that is not ended by CRLF may be cut short anywhere, so it cannot be kept in place;
-    its bytes are appended to ``keep_in`` first, so that a record a person left without its
-    final line break (and deleted from the table since) is not lost.
-    """
+    """Cut an interrupted append off customers.csv (even when no row is to be added). A record
+    not ended by CRLF may be cut short anywhere, so it cannot be kept in place; its bytes are
+    appended to ``keep_in`` first, so that a record a person left without its final line break
+    (and deleted from the table since) is not lost."""
     torn_bytes = path.stat().st_size - valid_end
     if torn_bytes:
         with open(path, "rb") as source, open(keep_in, "ab") as kept:
@@ -194,12 +174,9 @@ def _cut_torn_tail(path: Path, valid_end: int, keep_in: Path) -> int:
 
 @contextmanager
 def _appending(path: Path, valid_end: int | None) -> Iterator[BinaryIO]:
-    """Append to customers.csv, or write it anew (``valid_end`` None); if the block fails, the
-    file is cut back to ``valid_end``, or a file this run created is removed.
-
-    The block covers the snapshot's replacement and the state's save too, so a run that fails at
-    any step leaves customers.csv as it found it.
-    """
+    """Append to customers.csv, or write it anew (``valid_end`` None). If the block fails (it
+    covers the snapshot's replacement and the state's save too), the file is cut back to
+    ``valid_end``, or removed if this run created it: a failed run leaves it as it found it."""
     existed = path.exists()
     stream = open(path, "ab")  # noqa: SIM115 (closed below on every path)
     try:

@@ -1,17 +1,14 @@
-"""Read the ``customers`` table: read-only, in one consistent read transaction.
-
-Everything a run learns about the table (columns, key, version, rows) comes from the same read
-transaction, so it all describes one state of the database.
-"""
+"""Read the ``customers`` table, read-only: everything a run learns about it (columns, key,
+version, rows) comes from one read transaction, so it all describes one state of the database."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 from collections.abc import Iterator
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from servicekit.database import (
     connect_read_only,
@@ -106,12 +103,6 @@ def shape_from_table_info(rows: list[tuple[object, ...]]) -> TableShape:
     return TableShape(columns, keys[0])
 
 
-def select_in_key_order(shape: TableShape) -> str:
-    columns = ", ".join(map(quote_identifier, shape.columns))
-    key = quote_identifier(shape.columns[shape.key_position])
-    return f"SELECT {columns} FROM {quote_identifier(TABLE)} ORDER BY {key}"
-
-
 class TableReader:
     """One read transaction on the database; use as a context manager.
 
@@ -125,71 +116,57 @@ class TableReader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._connection: sqlite3.Connection | None = None
-        self._file: int | None = None
+        self._closing = ExitStack()  # closes the connection, then the descriptor opened before it
         self.shape = TableShape((), 0)
         self.version: DatabaseVersion | None = None
 
     def __enter__(self) -> TableReader:
         try:
-            # POSIX record locks belong to the process: closing ANY descriptor of the database
-            # file would drop SQLite's shared lock, so this one is closed after the transaction.
-            self._file = os.open(self.path, os.O_RDONLY)
-            self._connection = connect_read_only(self.path)
-            self._connection.execute("BEGIN")
-            # The first read takes the shared lock, held until the transaction ends.
-            self._connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            info = table_columns(self._connection, TABLE, self.path)
-        except (OSError, sqlite3.Error) as error:
-            self.__exit__(None, None, None)
-            if isinstance(error, sqlite3.Error):
-                raise unreadable(self.path, error) from error
-            if isinstance(error, FileNotFoundError):
-                raise RunError(f"database not found: {self.path}") from error
-            raise RunError(f"cannot read database {self.path}: {error.strerror}") from error
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        try:
+            try:
+                # POSIX record locks belong to the process: closing ANY descriptor of the database
+                # file would drop SQLite's shared lock, so this one is closed after the transaction.
+                file = os.open(self.path, os.O_RDONLY)
+                self._closing.callback(os.close, file)
+                self._connection = connect_read_only(self.path)
+                self._closing.callback(self._connection.close)  # ends the read transaction
+                self._connection.execute("BEGIN")
+                # The first read takes the shared lock, held until the transaction ends.
+                self._connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                info = table_columns(self._connection, TABLE, self.path)
+            except (OSError, sqlite3.Error) as error:
+                self._closing.close()
+                if isinstance(error, sqlite3.Error):
+                    raise unreadable(self.path, error) from error
+                if isinstance(error, FileNotFoundError):
+                    raise RunError(f"database not found: {self.path}") from error
+                raise RunError(f"cannot read database {self.path}: {error.strerror}") from error
             self.shape = shape_from_table_info(info)
-            self.version = self._version()
+            self.version = self._version(file)
         except BaseException:
-            self.__exit__(None, None, None)
+            self._closing.close()
             raise
         return self
 
-    def _version(self) -> DatabaseVersion | None:
-        assert self._file is not None
-        header = os.pread(self._file, 100, 0)
-        identity = FileIdentity.of_status(os.fstat(self._file))
-        current = FileIdentity.of(self.path)
-        replaced = current is None or (current.device, current.inode) != (
-            identity.device,
-            identity.inode,
-        )
-        if is_wal(header) or replaced:
-            return None
-        return DatabaseVersion(int.from_bytes(header[_CHANGE_COUNTER], "big"), identity)
+    def _version(self, file: int) -> DatabaseVersion | None:
+        header = os.pread(file, 100, 0)
+        status = os.fstat(file)
+        with suppress(FileNotFoundError):
+            if not is_wal(header) and os.path.samestat(status, self.path.stat()):
+                counter = int.from_bytes(header[_CHANGE_COUNTER], "big")
+                return DatabaseVersion(counter, FileIdentity.of_status(status))
+        return None  # WAL mode, or the path no longer names the file SQLite reads
 
     def batches(self, size: int = BATCH_ROWS) -> Iterator[list[tuple[object, ...]]]:
-        """Every row of the table in key order, ``size`` rows at a time (memory stays flat).
-
-        TEXT comes as ``bytearray``: the UTF-8 SQLite holds, never decoded (see csvfile.py).
-        """
+        """Every row in key order, ``size`` rows at a time (memory stays flat); TEXT comes as
+        ``bytearray``, the UTF-8 SQLite holds, never decoded (see csvfile.py)."""
         assert self._connection is not None, "use TableReader as a context manager"
         self._connection.text_factory = bytearray
-        cursor = self._connection.execute(select_in_key_order(self.shape))
+        columns = ", ".join(map(quote_identifier, self.shape.columns))
+        key = quote_identifier(self.shape.columns[self.shape.key_position])
+        query = f"SELECT {columns} FROM {quote_identifier(TABLE)} ORDER BY {key}"
+        cursor = self._connection.execute(query)
         while batch := cursor.fetchmany(size):
             yield batch
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._connection is not None:
-            self._connection.close()  # ends the read transaction
-            self._connection = None
-        if self._file is not None:
-            os.close(self._file)
-            self._file = None
+    def __exit__(self, *exc_info: object) -> None:
+        self._closing.close()

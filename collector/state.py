@@ -1,19 +1,16 @@
 """What the last successful run wrote, kept in ``.collector.state`` beside the CSVs.
 
 The state lets a run skip work, never change its result: it is used only while the files it
-describes are still the ones it describes. ``customers.csv`` and the snapshot must have the
-recorded identity (device, inode, size, mtime in nanoseconds, see ``FileIdentity``); the database
-must have the recorded version (SQLite's change counter and the file's identity, see
-``DatabaseVersion``). Anything else (no state, an old format, a file edited, replaced or torn by a
-crash) and the run reads customers.csv itself, record by record. No file is hashed: hashing the
-database and customers.csv took 0.17 s a run at a million rows, most of a run that finds nothing
-changed, and would only add an edit made with the size kept and the mtime set back on purpose.
+describes are still the ones it describes (see ``FileIdentity`` and ``DatabaseVersion``). Anything
+else (no state, an old format, a file edited, replaced or torn by a crash) and the run reads
+customers.csv itself. No file is hashed: hashing the database and customers.csv took 0.17 s a run
+at a million rows, most of a run that finds nothing changed, and would only add an edit made with
+the size kept and the mtime set back on purpose.
 
 The file starts with one JSON line, the summary; a run that finds nothing changed reads only that.
-The written fingerprints and keys follow as the raw bytes of their arrays, in this machine's byte
-order (a state moved to another machine already fails the device and inode check). The summary
-holds the CRC-32 of what follows it: keys read wrong would make rows already in customers.csv
-look new.
+The fingerprints and keys follow as the raw bytes of their arrays, in this machine's byte order (a
+state moved to another machine already fails the device and inode check). The summary holds the
+CRC-32 of what follows it: keys read wrong would make rows already in customers.csv look new.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ import zlib
 from array import array
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from collector.diff import Written
 from collector.source import DatabaseVersion, FileIdentity, TableReader
@@ -61,28 +57,23 @@ class RunState:
         )
 
 
-def _summary_from_json(data: dict[str, Any]) -> RunState:
-    database = data["database"]
-    return RunState(
-        database=database
-        and DatabaseVersion(database["change_counter"], FileIdentity(**database["file"])),
-        header=tuple(data["header"]),
-        customers_csv=FileIdentity(**data["customers_csv"]),
-        snapshot=FileIdentity(**data["snapshot"]),
-        rows=data["rows"],
-        changed=data["changed"],
-        deleted=data["deleted"],
-    )
-
-
 def load_summary(path: Path) -> RunState | None:
     """The summary line, or None when there is no usable state (it is only ever a shortcut)."""
     try:
         with open(path, "rb") as stream:
             data = json.loads(stream.readline())
-        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        if data["version"] != STATE_VERSION:
             return None
-        return _summary_from_json(data)
+        db = data["database"]
+        return RunState(
+            database=db and DatabaseVersion(db["change_counter"], FileIdentity(**db["file"])),
+            header=tuple(data["header"]),
+            customers_csv=FileIdentity(**data["customers_csv"]),
+            snapshot=FileIdentity(**data["snapshot"]),
+            rows=data["rows"],
+            changed=data["changed"],
+            deleted=data["deleted"],
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -107,7 +98,7 @@ def save_state(path: Path, state: RunState, written: Written) -> None:
     """Replace the state file atomically (a crash leaves the old state or the new one)."""
     summary = {"version": STATE_VERSION, **asdict(state)}
     summary.update(
-        records=len(written),
+        records=len(written.keys),
         body_crc32=zlib.crc32(written.keys, zlib.crc32(written.fingerprints)),
     )
     with atomic_writer(path) as stream:

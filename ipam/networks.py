@@ -29,12 +29,16 @@ import socket
 from collections.abc import Iterable
 from typing import NamedTuple, Union
 
-__all__ = ["IPV6_BIT", "LENGTH_BITS", "NetworkKeys", "network_key", "network_keys", "network_text"]
-
 LENGTH_BITS = 8  # prefix lengths 0..128 fit in 8 bits
 IPV6_BIT = 1 << (128 + LENGTH_BITS)  # set in every IPv6 key, so IPv6 keys sort after IPv4 keys
 
-_LENGTH_MASK = (1 << LENGTH_BITS) - 1
+LENGTH_MASK = (1 << LENGTH_BITS) - 1
+# What to OR into a key to get the key of its network's last address with length byte 255, e.g.
+# 0xff << 8 | 0xff for an IPv4 /24. Such "end keys" compare with keys directly: a network has
+# ended before another starts exactly when its end key is smaller than the other's key.
+IPV4_END_BITS = [((1 << (32 - length)) - 1) << LENGTH_BITS | LENGTH_MASK for length in range(33)]
+IPV6_END_BITS = [((1 << (128 - length)) - 1) << LENGTH_BITS | LENGTH_MASK for length in range(129)]
+NEVER_ENDS = IPV6_BIT << 1  # larger than every key: the end key of "no parent"
 _ALL_128_BITS = (1 << 128) - 1
 
 # Canonical text only, already shifted into key position: "10.7" -> (10 << 8 | 7) << 16 as the
@@ -51,7 +55,7 @@ _IPV4_THIRD = {str(octet): octet << (8 + LENGTH_BITS) for octet in range(256)}
 _IPV4_LAST = {
     f"{octet}/{length}": (
         octet << LENGTH_BITS | length,
-        ((1 << 32) - (1 << (32 - length))) << LENGTH_BITS | _LENGTH_MASK,
+        ((1 << 32) - (1 << (32 - length))) << LENGTH_BITS | LENGTH_MASK,
     )
     for octet in range(256)
     for length in range(33)
@@ -146,7 +150,7 @@ def network_text(key: int) -> str:
     IPv4 address (``::ffff:1.2.3.4``), whose spelling depends on the Python version: those go
     to ``ipaddress`` itself.
     """
-    length = key & _LENGTH_MASK
+    length = key & LENGTH_MASK
     if not key & IPV6_BIT:  # the octets sit right above the length byte: "a.b" and "c.d" texts
         half_texts = _IPV4_HALF_TEXTS  # two list lookups instead of formatting four numbers
         return f"{half_texts[key >> 24]}.{half_texts[key >> 8 & 0xFFFF]}/{length}"

@@ -7,8 +7,6 @@ from pathlib import Path
 from servicekit.files import atomic_writer
 from servicekit.runs import RunError
 
-__all__ = ["write_if_changed"]
-
 
 def write_if_changed(path: Path, content: bytes) -> bool:
     """Replace ``path`` with ``content`` atomically; False (and no write) when already equal.

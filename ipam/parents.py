@@ -16,19 +16,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ipam.networks import IPV6_BIT, LENGTH_BITS, KeyOrReason, network_keys, network_text
-
-__all__ = ["ClosestParents", "find_closest_parents"]
-
-_LENGTH_MASK = (1 << LENGTH_BITS) - 1
-# What to OR into a key to get the key of its network's last address with length byte 255, e.g.
-# 0xff << 8 | 0xff for an IPv4 /24. Such "end keys" compare with keys directly: a network has
-# ended before another starts exactly when its end key is smaller than the other's key.
-_IPV4_END_BITS = [((1 << (32 - length)) - 1) << LENGTH_BITS | _LENGTH_MASK for length in range(33)]
-_IPV6_END_BITS = [
-    ((1 << (128 - length)) - 1) << LENGTH_BITS | _LENGTH_MASK for length in range(129)
-]
-_NEVER_ENDS = IPV6_BIT << 1  # larger than every key: the end key of "no parent"
+from ipam.networks import (
+    IPV4_END_BITS,
+    IPV6_BIT,
+    IPV6_END_BITS,
+    LENGTH_MASK,
+    NEVER_ENDS,
+    KeyOrReason,
+    network_keys,
+    network_text,
+)
 
 
 class ClosestParents(NamedTuple):
@@ -68,8 +65,8 @@ def _closest_parents(keys: Sequence[KeyOrReason], invalid_rows: Sequence[int]) -
 
     parents: list[str | None] = [None] * len(keys)
     # One walk per IP version (so they never mix), each with its own table of end bits.
-    _walk(rows_by_network[:first_ipv6], keys, _IPV4_END_BITS, parents)
-    _walk(rows_by_network[first_ipv6:], keys, _IPV6_END_BITS, parents)
+    _walk(rows_by_network[:first_ipv6], keys, IPV4_END_BITS, parents)
+    _walk(rows_by_network[first_ipv6:], keys, IPV6_END_BITS, parents)
     return parents
 
 
@@ -97,7 +94,7 @@ def _walk(
     # key that is never reached stands for "no parent".
     enclosing: list[tuple[str | None, int]] = []
     parent: str | None = None
-    parent_end = _NEVER_ENDS
+    parent_end = NEVER_ENDS
     previous_key = previous_end = -1
     for row in rows_by_network:
         key: int = keys[row]  # type: ignore[assignment]
@@ -108,7 +105,7 @@ def _walk(
             while parent_end < key:
                 parent, parent_end = enclosing.pop()
             previous_key = key
-            previous_end = key | end_bits[key & _LENGTH_MASK]
+            previous_end = key | end_bits[key & LENGTH_MASK]
         elif key != previous_key:
             # The previous network starts no later and has not ended, and CIDR blocks nest,
             # so it contains this one; sorting put equal starts shortest first, so strictly:
@@ -116,6 +113,6 @@ def _walk(
             enclosing.append((parent, parent_end))
             parent, parent_end = network_text(previous_key), previous_end
             previous_key = key
-            previous_end = key | end_bits[key & _LENGTH_MASK]
+            previous_end = key | end_bits[key & LENGTH_MASK]
         # else: the same network as the previous row (a duplicate): the same parent.
         parents[row] = parent

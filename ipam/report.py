@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from ipam.store import PrefixTable
 from servicekit.runs import RunError
 
-__all__ = ["ERROR_KEY", "PARENT_KEY", "ROWS_PER_CHUNK", "report_json"]
-
 PARENT_KEY = "parent_prefix"
 ERROR_KEY = "error"
 # Records are encoded this many at a time, then the pieces joined: the same bytes as one

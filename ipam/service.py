@@ -11,8 +11,6 @@ from ipam.report import report_json
 from ipam.store import read_prefix_table
 from servicekit.runs import first_ids
 
-__all__ = ["RunResult", "run_once"]
-
 
 @dataclass(frozen=True)
 class RunResult:

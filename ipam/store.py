@@ -9,8 +9,6 @@ from typing import NamedTuple
 from servicekit.database import connect_read_only, quote_identifier, table_columns, unreadable
 from servicekit.runs import RunError
 
-__all__ = ["PrefixTable", "read_prefix_table"]
-
 TABLE = "prefixes"
 PREFIX_COLUMN = "prefix"
 ID_COLUMN = "id"

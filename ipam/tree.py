@@ -48,8 +48,11 @@ from pathlib import Path
 from typing import NamedTuple, TextIO
 
 from ipam.networks import (
+    IPV4_END_BITS,
     IPV6_BIT,
-    LENGTH_BITS,
+    IPV6_END_BITS,
+    LENGTH_MASK,
+    NEVER_ENDS,
     KeyOrReason,
     network_key,
     network_keys,
@@ -66,22 +69,11 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
-_LENGTH_MASK = (1 << LENGTH_BITS) - 1
 _NO_PARENT = -1  # the parent position of a root; the lists below keep their last slot for it
-_NEVER_ENDS = IPV6_BIT << 1  # larger than every key: the end key of "no parent"
 _LINES_PER_WRITE = 1000
-
-
-def _sizes(bits: int) -> list[int]:
-    return [1 << (bits - length) for length in range(bits + 1)]
-
-
-# Number of addresses by prefix length; what to OR into a key to get the key of its network's
-# last address with length byte 255 (the network has ended before another starts exactly when
-# this "end key" is smaller than the other's key).
-_IPV4_SIZES, _IPV6_SIZES = _sizes(32), _sizes(128)
-_IPV4_END_BITS = [(size - 1) << LENGTH_BITS | _LENGTH_MASK for size in _IPV4_SIZES]
-_IPV6_END_BITS = [(size - 1) << LENGTH_BITS | _LENGTH_MASK for size in _IPV6_SIZES]
+# Number of addresses by prefix length.
+_IPV4_SIZES = [1 << (32 - length) for length in range(33)]
+_IPV6_SIZES = [1 << (128 - length) for length in range(129)]
 
 
 class Node(NamedTuple):
@@ -134,8 +126,8 @@ class PrefixTree:
         self._duplicates = bytearray(slots)  # 1: the same network as the position before
         latest: list[int] = []  # latest[depth]: position of the last node seen at that depth
         first_ipv6 = bisect_left(self._keys, IPV6_BIT)
-        self._walk(0, first_ipv6, _IPV4_END_BITS, _IPV4_SIZES, latest)
-        self._walk(first_ipv6, len(self._keys), _IPV6_END_BITS, _IPV6_SIZES, latest)
+        self._walk(0, first_ipv6, IPV4_END_BITS, _IPV4_SIZES, latest)
+        self._walk(first_ipv6, len(self._keys), IPV6_END_BITS, _IPV6_SIZES, latest)
 
     def _walk(
         self, start: int, stop: int, end_bits: list[int], sizes: list[int], latest: list[int]
@@ -145,7 +137,7 @@ class PrefixTree:
         followed, duplicates = self._followed, self._duplicates
         # The open ancestors of the previous node, outermost first, as (position, end key); the
         # bottom one, which never ends, stands for "no parent".
-        ancestors = [(_NO_PARENT, _NEVER_ENDS)]
+        ancestors = [(_NO_PARENT, NEVER_ENDS)]
         previous_key = previous_end = -1
         previous = _NO_PARENT
         for position, key in enumerate(islice(self._keys, start, stop), start):
@@ -164,7 +156,7 @@ class PrefixTree:
                 ancestors.append((previous, previous_end))
             parent = ancestors[-1][0]
             depth = len(ancestors) - 1
-            length = key & _LENGTH_MASK
+            length = key & LENGTH_MASK
             parents[position] = parent
             depths[position] = depth
             children[parent] += 1
@@ -185,9 +177,9 @@ class PrefixTree:
         followed = self._followed
         start, stop = 0, len(keys)
         if root is not None:  # the networks inside the root are one run of positions
-            end_bits = _IPV6_END_BITS if root & IPV6_BIT else _IPV4_END_BITS
+            end_bits = IPV6_END_BITS if root & IPV6_BIT else IPV4_END_BITS
             start = bisect_left(keys, root)
-            stop = bisect_right(keys, root | end_bits[root & _LENGTH_MASK])
+            stop = bisect_right(keys, root | end_bits[root & LENGTH_MASK])
         limit = 256 if max_depth is None else max_depth
         texts = [""] * 129  # texts[depth]: the prefix of the last node yielded at that depth
         new_tuple = tuple.__new__
@@ -214,7 +206,7 @@ class PrefixTree:
             utilization = 0.0
             if used[first]:  # not a leaf
                 sizes = _IPV6_SIZES if key & IPV6_BIT else _IPV4_SIZES
-                utilization = used[first] / sizes[key & _LENGTH_MASK]
+                utilization = used[first] / sizes[key & LENGTH_MASK]
             # Node(...) without the NamedTuple's own __new__, a Python function: half the cost.
             yield new_tuple(
                 Node,

@@ -108,12 +108,7 @@ def format_heartbeat(
 
 def parse_heartbeat(text: str) -> dict[str, str]:
     """The key=value pairs of a heartbeat (lines without ``=`` are ignored)."""
-    pairs: dict[str, str] = {}
-    for line in text.splitlines():
-        key, separator, value = line.partition("=")
-        if separator:
-            pairs[key] = value
-    return pairs
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
 def previous_success(path: Path) -> int | None:

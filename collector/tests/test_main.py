@@ -278,3 +278,22 @@ def test_readers_only_ever_see_a_complete_snapshot(tmp_path: Path, out: Path) ->
     # The old file while the run was writing the new one (Python alone takes longer to start than
     # a first read), then the new one: never anything in between.
     assert sizes == {101, 60_001}
+
+
+def test_a_daemon_started_while_another_run_holds_the_lock_is_healthy_soon_after(
+    tmp_path: Path, out: Path
+) -> None:
+    """Its first run is skipped; the retry comes in seconds, not after a whole interval."""
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    heartbeat = tmp_path / "hb"
+    with run_lock(out / LOCK_FILE):
+        process = start_daemon(db, out, heartbeat, interval=3600)
+        time.sleep(4)  # the daemon starts and its first run finds the lock held
+        assert not heartbeat.exists()
+    try:
+        assert wait_for(heartbeat.exists, 15), "no retry within seconds"
+        assert parse_heartbeat(heartbeat.read_text())["status"] == "ok"
+    finally:
+        code, stderr = stop(process)
+    assert code == 0
+    assert "run skipped: another collector run holds" in stderr

@@ -130,6 +130,23 @@ def test_a_busy_run_while_failing_keeps_the_quick_retries(tmp_path: Path) -> Non
     assert retry_job_seconds(daemon) is None
 
 
+def test_a_busy_first_run_is_retried_like_a_failed_one(tmp_path: Path) -> None:
+    """A daemon that starts while a manual --once holds the lock has no heartbeat yet: waiting a
+    whole interval would leave it unhealthy (and ipam unstarted) all that time."""
+    daemon = Daemon(SERVICE, Runs(BUSY, BUSY, OK, BUSY), 300, tmp_path / "hb")
+    daemon.run_and_report()
+    assert retry_job_seconds(daemon) == pytest.approx(5, abs=1)
+    assert not (tmp_path / "hb").exists()
+    daemon.scheduler.remove_job(RETRY_JOB_ID)
+    daemon.run_and_report()  # busy again: still no heartbeat, still retried
+    assert retry_job_seconds(daemon) == pytest.approx(5, abs=1)
+    daemon.scheduler.remove_job(RETRY_JOB_ID)
+    daemon.run_and_report()  # ok: the heartbeat exists, back to the schedule
+    daemon.run_and_report()  # busy after a success: the service is healthy, nothing to hurry
+    assert retry_job_seconds(daemon) is None
+    assert parse_heartbeat((tmp_path / "hb").read_text())["status"] == "ok"
+
+
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_during_a_run_lets_it_finish_then_the_daemon_exits_0(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, signal_number: int
