@@ -25,8 +25,9 @@ value as ``prefixes.json`` writes it: BLOBs as hex, non-finite REALs as strings)
 ``--depth`` select nodes; the invalid rows are always listed.
 
 Exit status: 0 ok (invalid rows included); 1 the database cannot be read (one line on stderr);
-2 bad arguments; 141 the reader closed the output early (``| head``): no traceback, and the
-status a process killed by SIGPIPE has in a shell, as ``seq`` or ``cat`` would give.
+2 bad arguments; 130 Ctrl-C, with no traceback; 141 the reader closed the output early
+(``| head``): no traceback, and the status a process killed by SIGPIPE has in a shell, as ``seq``
+or ``cat`` would give.
 
 Two passes, and no dictionary keyed by network: ``PrefixTree`` sorts the valid rows by network
 key and walks them once with a stack, as ``ipam/parents.py`` does, keeping a few numbers per node
@@ -67,6 +68,7 @@ PROG = "python -m ipam tree"
 DEFAULT_DB = "database/prefixes.db"  # the service's default, relative to the working directory
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as for --once
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 _NO_PARENT = -1  # the parent position of a root; the lists below keep their last slot for it
@@ -403,6 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _show(args)
+    except KeyboardInterrupt:  # Ctrl-C: the view writes no file, so there is nothing to say
+        return EXIT_INTERRUPTED
+
+
+def _show(args: argparse.Namespace) -> int:
     try:
         tree = read_tree(args.db)
     except RunError as error:

@@ -345,6 +345,17 @@ class TestQuickStart:
             assert (daemon["cap_eff"], daemon["cap_bnd"]) == ("0" * 16, "0" * 16)
             assert daemon["no_new_privs"] == "1"
 
+    def test_both_run_the_one_servicekit_mounted_read_only(self, stack: Stack) -> None:
+        """The shared code is the checkout's servicekit/, the same in both, and neither can
+        change it."""
+        for service in SERVICES:
+            listed = stack.run("exec", "-T", service, "ls", "/app/servicekit").split()
+            assert listed == sorted(
+                path.name for path in (stack.directory / "servicekit").iterdir()
+            )
+            touch = stack.call("exec", "-T", service, "touch", "/app/servicekit/x")
+            assert touch.returncode != 0 and "Read-only file system" in touch.stderr, service
+
     def test_the_coverage_command_works_and_its_results_belong_to_the_owner(
         self, stack: Stack
     ) -> None:

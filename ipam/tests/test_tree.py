@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ipam import tree
 from ipam.networks import network_key
 from ipam.parents import find_closest_parents
 from ipam.tests.helpers import REPO_ROOT, make_database
@@ -597,3 +598,14 @@ def test_process_output_closed_early_is_a_quiet_exit(tmp_path: Path) -> None:
             process.stdout.close()
             stderr = process.stderr.read()
         assert (process.returncode, stderr) == (EXIT_BROKEN_PIPE, b"")
+
+
+def test_ctrl_c_is_a_quiet_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(database: Path) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tree, "read_tree", interrupted)
+    assert tree.main(["--db", "whatever.db"]) == 130
+    assert capsys.readouterr() == ("", "")
