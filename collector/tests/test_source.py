@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from collector.tests.helpers import (
     read_records,
 )
 from servicekit.runs import RunError
+from servicekit.tests import helpers as shared
 
 
 def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path, out: Path) -> None:
@@ -140,38 +139,31 @@ def test_a_generated_column_is_a_column_like_any_other(tmp_path: Path, out: Path
     assert read_records(out / SNAPSHOT_CSV) == expected
 
 
-NOBODY = 65534
-
-
-@pytest.mark.skipif(
-    os.geteuid() == 0 and not shutil.which("setpriv"), reason="root writes anywhere"
-)
+@pytest.mark.skipif(shared.CANNOT_SWITCH, reason=shared.CANNOT_SWITCH_REASON)
 def test_a_wal_database_in_a_read_only_directory_gets_a_clear_error() -> None:
     """Compose mounts database/ read-only; a WAL database there needs its -shm, which SQLite
-    cannot create: say that, and how to fix it, not "attempt to write a readonly database"."""
-    with tempfile.TemporaryDirectory() as scratch:  # not tmp_path, whose parents only root enters
-        directory = Path(scratch) / "database"
+    cannot create: say that, and how to fix it, not "attempt to write a readonly database".
+
+    Root ignores directory permissions, so nobody runs the collector, from copies of the packages
+    in a directory it may enter (the checkout and pytest's tmp_path may be out of its reach)."""
+    with shared.world_readable_directory() as scratch:
+        for package in ("collector", "servicekit"):
+            shared.copy_readable(REPO_ROOT / package, scratch)
+        directory = scratch / "database"
         directory.mkdir()
         db = make_database(directory / "c.db", AWKWARD_ROWS)
         execute(db, "PRAGMA journal_mode=WAL", "DELETE FROM customers WHERE id = 1")
         assert not Path(f"{db}-shm").exists()  # the last connection closed removed it
-        output = Path(scratch) / "output"
+        db.chmod(0o644)
+        output = scratch / "output"
         output.mkdir()
         output.chmod(0o777)
-        Path(scratch).chmod(0o755)
         directory.chmod(0o555)
-        command = [sys.executable, "-m", "collector", "--once", "--db", str(db)]
-        command += ["--output-dir", str(output)]
-        if os.geteuid() == 0:  # root writes anywhere: run as another user
-            as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-            probe = [*as_nobody, sys.executable, "-c", ""]
-            if subprocess.run(probe, capture_output=True, check=False).returncode:
-                pytest.skip("this Python cannot run as another user (installed under /root?)")
-            command = [*as_nobody, *command]
-        completed = subprocess.run(
-            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False
+        code = "import sys; from collector.__main__ import main; sys.exit(main(sys.argv[1:]))"
+        completed = shared.run_python_as_nobody(
+            scratch, code, "--once", "--db", str(db), "--output-dir", str(output)
         )
-    assert completed.returncode == 1
+    assert completed.returncode == 1, completed.stderr
     assert (
         f"run failed: cannot read database {db}: it is in WAL mode, and SQLite cannot create "
         f"c.db-shm beside it (read-only directory); convert it once with: sqlite3 {db} "
