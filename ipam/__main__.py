@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ipam.service import run_once
+from ipam.store import DEFAULT_DB
 from servicekit import cli
 
 SERVICE = "ipam"
-DEFAULT_DB = "database/prefixes.db"
 DEFAULT_OUTPUT = "output/prefixes.json"
 DEFAULT_HEARTBEAT = "/tmp/ipam.heartbeat"
 DEFAULT_INTERVAL_SECONDS = cli.DEFAULT_INTERVAL_SECONDS

@@ -10,6 +10,7 @@ from servicekit.database import connect_read_only, quote_identifier, table_colum
 from servicekit.runs import RunError
 
 TABLE = "prefixes"
+DEFAULT_DB = "database/prefixes.db"  # relative to the working directory, as in the containers
 PREFIX_COLUMN = "prefix"
 ID_COLUMN = "id"
 

@@ -59,13 +59,13 @@ from ipam.networks import (
     network_keys,
     network_text,
 )
-from ipam.store import read_prefix_table
+from ipam.store import DEFAULT_DB, read_prefix_table
+from servicekit.cli import env_default
 from servicekit.runs import RunError
 
 __all__ = ["InvalidRow", "Node", "PrefixTree", "build_tree", "main", "percent", "read_tree"]
 
 PROG = "python -m ipam tree"
-DEFAULT_DB = "database/prefixes.db"  # the service's default, relative to the working directory
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as for --once
@@ -382,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db",
         type=Path,
-        default=Path(os.environ.get("IPAM_DB") or DEFAULT_DB),
+        default=Path(env_default("IPAM_DB", DEFAULT_DB)),
         help="SQLite database with the prefixes table (env IPAM_DB, default %(default)s)",
     )
     parser.add_argument(
