@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servicekit.database import (
+    check_database_file,
     connect_read_only,
     is_wal,
     quote_identifier,
@@ -125,6 +126,7 @@ class TableReader:
             try:
                 # POSIX record locks belong to the process: closing ANY descriptor of the database
                 # file would drop SQLite's shared lock, so this one is closed after the transaction.
+                check_database_file(self.path)  # a FIFO would block the open below
                 file = os.open(self.path, os.O_RDONLY)
                 self._closing.callback(os.close, file)
                 self._connection = connect_read_only(self.path)

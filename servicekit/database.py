@@ -2,12 +2,15 @@
 
 ``mode=ro``: a mistyped path fails instead of creating an empty database, and a service can never
 change the data it reports on. The URI is built from the resolved path, so ``//tmp/x.db`` (what
-``$ROOT/x.db`` gives with ``ROOT=/``) is a path, not a URI authority.
+``$ROOT/x.db`` gives with ``ROOT=/``) is a path, not a URI authority, and from its bytes, so a path
+that is not UTF-8 (``caf\xe9/``, which Python holds as a lone surrogate) names the same file.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,16 +24,98 @@ _HIDDEN_COLUMN = 1  # PRAGMA table_xinfo's "hidden" of a virtual table's hidden 
 
 def connect_read_only(path: Path, timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
     """A read-only connection in autocommit mode (the caller says when a transaction starts)."""
-    if not path.is_file():
-        raise RunError(f"database not found: {path}")
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    check_database_file(path)
+    uri = f"file:{quote(os.fsencode(path.resolve()))}?mode=ro"
     return sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+
+
+def shown(path: Path) -> str:
+    """The path as a message can print it: bytes that are not UTF-8 as ``\\xe9``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def check_database_file(path: Path) -> None:
+    """A RunError unless ``path`` is a regular file this process may read.
+
+    Checked before anything opens it: opening a FIFO for reading blocks until a writer comes
+    (forever, lock held and SIGTERM unheard), and SQLite's own words for a directory or a file it
+    may not read are "unable to open database file", which names neither the file nor the cause.
+    The file is opened non-blocking and checked again, so nothing swapped in between can block.
+    """
+    try:
+        kind = _kind(os.stat(path).st_mode)
+        if kind is None:
+            file = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                kind = _kind(os.fstat(file).st_mode)
+            finally:
+                os.close(file)
+    except (FileNotFoundError, NotADirectoryError):
+        raise RunError(f"database not found: {shown(path)}") from None
+    except PermissionError:
+        raise RunError(_permission_denied(path, path)) from None
+    except OSError as error:
+        raise RunError(f"cannot read database {shown(path)}: {error.strerror}") from None
+    if kind is not None:
+        raise RunError(f"database {shown(path)} is {kind}, not a SQLite database file")
+
+
+def _kind(mode: int) -> str | None:
+    """What a file that is not a regular file is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((words for test, words in kinds if test(mode)), "not a regular file")
+
+
+def _permission_denied(database: Path, denied: Path) -> str:
+    """Which file this process may not read, its owner and mode, and who this process is."""
+    where = "" if denied == database else f" on {denied.name}"
+    try:
+        status = os.stat(denied)
+    except OSError:  # a directory on the way may not be searched
+        return (
+            f"cannot read database {shown(database)}: permission denied on a directory of its "
+            f"path (this process runs as uid {os.geteuid()})"
+        )
+    return (
+        f"cannot read database {shown(database)}: permission denied{where} (owner uid "
+        f"{status.st_uid}, mode {stat.S_IMODE(status.st_mode):04o}; this process runs as uid "
+        f"{os.geteuid()} gid {os.getegid()})"
+    )
+
+
+def _unreadable_companion(path: Path) -> Path | None:
+    """The database, its -wal or its -shm file, whichever exists and may not be read.
+
+    A WAL database needs both beside it; SQLite says only "unable to open database file" when
+    it may not open one of them.
+    """
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            os.close(os.open(candidate, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+        except PermissionError:
+            return candidate
+        except OSError:
+            continue
+    return None
 
 
 def unreadable(path: Path, error: sqlite3.Error) -> RunError:
     """The one line for a database SQLite failed to read, naming the cause SQLite's does not."""
-    if not path.is_file():
-        return RunError(f"database not found: {path}")
+    try:
+        check_database_file(path)
+    except RunError as not_a_file:
+        return not_a_file
+    denied = _unreadable_companion(path)
+    if denied is not None:
+        return RunError(_permission_denied(path, denied))
     if "readonly" in str(error) and _hot_journal(path):
         return RunError(
             f"cannot read database {path}: a writer stopped in the middle of a transaction and "
@@ -43,7 +128,7 @@ def unreadable(path: Path, error: sqlite3.Error) -> RunError:
             f"{path.name}-shm beside it (read-only directory); convert it once with: "
             f"sqlite3 {path} 'PRAGMA journal_mode=DELETE'"
         )
-    return RunError(f"cannot read database {path}: {error}")
+    return RunError(f"cannot read database {shown(path)}: {error}")
 
 
 def _hot_journal(path: Path) -> bool:

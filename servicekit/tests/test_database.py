@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import servicekit.database
 from servicekit.database import (
     connect_read_only,
     is_wal,
@@ -63,7 +63,7 @@ def test_a_missing_database_is_not_found_and_is_not_created(tmp_path: Path) -> N
     with pytest.raises(RunError, match=f"^database not found: {re.escape(str(database))}$"):
         connect_read_only(database)
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(RunError, match=r"^database not found: "):
+    with pytest.raises(RunError, match=r" is a directory, not a SQLite database file$"):
         connect_read_only(tmp_path)  # a directory is no database either
 
 
@@ -165,16 +165,23 @@ def test_a_database_this_user_may_not_read_is_not_blamed_on_wal(
     database = make_wal_database(tmp_path / "x.db")
     database.chmod(0)
     if SWITCHES_USER:  # root reads any file: refuse the way the kernel would for anyone else
+        real_open = os.open
 
-        def refuse(*_args: object, **_kwargs: object) -> object:
-            raise PermissionError(13, "Permission denied")
+        def refuse(path: object, *args: int, **kwargs: object) -> int:
+            if path == database:
+                raise PermissionError(13, "Permission denied")
+            return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(servicekit.database, "open", refuse, raising=False)
+        monkeypatch.setattr(os, "open", refuse)
     try:
         error = unreadable(database, sqlite3.OperationalError("unable to open database file"))
     finally:
         database.chmod(0o644)
-    assert str(error) == f"cannot read database {database}: unable to open database file"
+        monkeypatch.undo()
+    assert str(error) == (
+        f"cannot read database {database}: permission denied (owner uid {os.getuid()}, mode "
+        f"0000; this process runs as uid {os.geteuid()} gid {os.getegid()})"
+    )
 
 
 def crashed_mid_transaction(directory: Path) -> Path:
