@@ -39,10 +39,13 @@ def read_prefix_table(database: Path) -> PrefixTable:
     """All rows of the ``prefixes`` table, or a RunError saying what is missing.
 
     Column names are matched as SQLite matches them, without regard to case (``ID``, ``Prefix``).
+    The names and the rows come from one read transaction (closing the connection ends it), so
+    a column dropped or added by another connection meanwhile cannot shift values to other names.
     """
     try:
         connection = connect_read_only(database)
         try:
+            connection.execute("BEGIN")
             columns = tuple(str(row[1]) for row in table_columns(connection, TABLE, database))
             for needed in (ID_COLUMN, PREFIX_COLUMN):
                 if needed not in (column.lower() for column in columns):

@@ -285,3 +285,43 @@ def test_ids_are_the_id_column_whatever_its_place(tmp_path: Path) -> None:
     )
     table = read_prefix_table(database)
     assert (table.ids, table.prefixes) == ([10, 20], ["10.1.0.0/16", "10.0.0.0/8"])
+
+
+@pytest.mark.skipif(sqlite3.sqlite_version_info < (3, 35), reason="DROP COLUMN needs SQLite 3.35")
+@pytest.mark.parametrize("journal_mode", ["WAL", "DELETE"])
+def test_a_column_dropped_between_the_column_list_and_the_rows_is_not_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, journal_mode: str
+) -> None:
+    """The column names and the rows come from one read transaction: a column dropped by
+    another connection in between must not shift the values under the wrong names."""
+    database = make_database(
+        tmp_path / "prefixes.db",
+        [(1, "hq", "10.0.0.0/8"), (2, "lab", "10.1.0.0/16")],
+        schema="id INTEGER PRIMARY KEY, site TEXT, prefix TEXT",
+    )
+    with sqlite3.connect(database) as setup:
+        setup.execute(f"PRAGMA journal_mode={journal_mode}")
+    setup.close()
+    real_table_columns = ipam.store.table_columns
+    dropped: list[str] = []
+
+    def table_columns_then_drop(*args: object) -> list[tuple[object, ...]]:
+        columns = real_table_columns(*args)  # type: ignore[arg-type]
+        writer = sqlite3.connect(database, timeout=0)
+        try:
+            writer.execute("ALTER TABLE prefixes DROP COLUMN site")
+            writer.commit()
+            dropped.append("dropped")
+        except sqlite3.OperationalError as error:  # the reader's lock holds the writer off
+            dropped.append(str(error))
+        finally:
+            writer.close()
+        return columns
+
+    monkeypatch.setattr(ipam.store, "table_columns", table_columns_then_drop)
+    table = read_prefix_table(database)
+    # WAL: the writer commits, the reader's snapshot keeps the old table; DELETE (rollback
+    # journal): the reader's shared lock keeps the writer out until the read is over.
+    assert dropped == (["dropped"] if journal_mode == "WAL" else ["database is locked"])
+    assert table.columns == ("id", "site", "prefix")
+    assert table.rows == [(1, "hq", "10.0.0.0/8"), (2, "lab", "10.1.0.0/16")]
