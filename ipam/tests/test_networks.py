@@ -25,6 +25,8 @@ def ipaddress_key(value: object) -> int | None:
         network = ipaddress.ip_network(str(value).strip(), strict=False)
     except ValueError:
         return None
+    if "%" in str(value):
+        return None  # a zone id: refused, not merged with the network of another link
     version_bit = IPV6_BIT if network.version == 6 else 0
     return version_bit | int(network.network_address) << LENGTH_BITS | network.prefixlen
 
@@ -108,6 +110,10 @@ address_alphabet = st.sampled_from([*"0123456789abcdefABCDEF.:/%x+- \t\n", "\u06
 @example("::1.2.3.4/120")
 @example("fe80::1%eth0/64")
 @example("fe80::%1")
+@example("fe80::%eth0/64")
+@example("fe80::%0/64")
+@example("fe80::1%eth1/128")
+@example("fe80::%/64")
 @example("00001::/16")
 @example(":1::/16")
 @example("1:::/16")
@@ -157,3 +163,6 @@ def test_reasons_say_what_is_wrong() -> None:
     assert "Leading zeros" in network_key("010.0.0.0/8")  # type: ignore[operator]
     assert "not-a-prefix" in network_key("not-a-prefix")  # type: ignore[operator]
     assert "gggg" in network_key("gggg::/16")  # type: ignore[operator]
+    assert network_key(" fe80::1%eth1/64") == (
+        "not a valid IP network: zone id %eth1 (names a link of one host, not a network)"
+    )

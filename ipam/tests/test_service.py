@@ -145,3 +145,20 @@ def test_a_failed_run_is_one_line_naming_the_cause(tmp_path: Path) -> None:
         {},
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_zoned_ipv6_values_are_invalid_rows_never_merged_into_one_network(tmp_path: Path) -> None:
+    """``fe80::%eth0/64`` and ``fe80::%eth1/64`` are different links' networks: a key without
+    the zone would merge them (and make ``fe80::/64`` the parent of ``fe80::1%eth1``)."""
+    rows = [(1, "fe80::%eth0/64"), (2, "fe80::%eth1/64"), (3, "fe80::1%eth1/128"), (4, "fe80::/64")]
+    output = tmp_path / "prefixes.json"
+    summary = run_once(make_database(tmp_path / "prefixes.db", rows), output)
+    records = json.loads(output.read_text())
+    assert [record["parent_prefix"] for record in records] == [None] * 4
+    assert [record.get("error") for record in records] == [
+        "not a valid IP network: zone id %eth0 (names a link of one host, not a network)",
+        "not a valid IP network: zone id %eth1 (names a link of one host, not a network)",
+        "not a valid IP network: zone id %eth1 (names a link of one host, not a network)",
+        None,
+    ]
+    assert (summary.valid, summary.invalid_ids, summary.with_parent) == (1, [1, 2, 3], 0)

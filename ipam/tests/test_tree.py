@@ -609,3 +609,12 @@ def test_ctrl_c_is_a_quiet_exit_130(
     monkeypatch.setattr(tree, "read_tree", interrupted)
     assert tree.main(["--db", "whatever.db"]) == 130
     assert capsys.readouterr() == ("", "")
+
+
+def test_zoned_ipv6_values_are_invalid_rows_not_one_merged_node() -> None:
+    tree = build_tree(
+        ["fe80::%eth0/64", "fe80::%eth1/64", "fe80::1%eth1/128", "fe80::/64"], [1, 2, 3, 4]
+    )
+    assert [(node.prefix, node.ids) for node in tree.nodes(None, None)] == [("fe80::/64", [4])]
+    assert [row.id for row in tree.invalid_rows] == [1, 2, 3]
+    assert all("zone id" in row.error for row in tree.invalid_rows)
