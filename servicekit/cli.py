@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -40,16 +40,56 @@ def env_default(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+@dataclass(frozen=True)
+class FromVariable:
+    """A flag's default read from a variable, converted only once parsing is done.
+
+    argparse would convert a text default itself, and blame a bad value on the flag
+    ("argument --interval-seconds: ..."), which the user never typed; ``ServiceParser`` names
+    the variable instead. ``str()`` is the text, as the help's "default %(default)s" shows it.
+    """
+
+    variable: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class ServiceParser(argparse.ArgumentParser):
+    """An ArgumentParser that converts ``FromVariable`` defaults, blaming the variable."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            value = getattr(parsed, action.dest, None)
+            if isinstance(value, FromVariable):
+                convert = action.type if callable(action.type) else str
+                try:
+                    setattr(parsed, action.dest, convert(value.text))
+                except (argparse.ArgumentTypeError, TypeError, ValueError) as error:
+                    self.error(f"environment variable {value.variable}: {error}")
+        return parsed, extras
+
+
+def from_variable(name: str, default: str) -> FromVariable:
+    """The default of a flag backed by variable ``name`` (empty counts as unset)."""
+    return FromVariable(name, env_default(name, default))
+
+
 def interval_seconds(text: str) -> int:
-    """The argparse type of ``--interval-seconds``: whole seconds, from 1 to a year."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    """The argparse type of ``--interval-seconds``: whole seconds, from 1 to a year.
+
+    Plain decimal digits, leading zeros allowed (``0300`` is 300), as ``healthcheck.sh`` reads
+    its numbers: no sign, space, underscore or non-ASCII digit, which ``int()`` would take.
+    """
+    value = int(text) if text.isascii() and text.isdigit() else 0
     if not 0 < value <= MAX_INTERVAL_SECONDS:
         raise argparse.ArgumentTypeError(
-            f"must be a whole number of seconds from 1 to {MAX_INTERVAL_SECONDS} (a year), "
-            f"not {text!r}"
+            f"must be a whole number of seconds from 1 to {MAX_INTERVAL_SECONDS} (a year), in "
+            f"decimal digits, not {text!r}"
         )
     return value
 
@@ -59,7 +99,7 @@ def service_parser(
 ) -> argparse.ArgumentParser:
     """A parser with the flags every service has; the service adds its output flag."""
     prefix = service.upper()
-    parser = argparse.ArgumentParser(prog=f"python -m {service}", description=description)
+    parser = ServiceParser(prog=f"python -m {service}", description=description)
     parser.add_argument(
         "--once", action="store_true", help=f"run once and exit ({exits}; 2 bad arguments)"
     )
@@ -80,7 +120,7 @@ def service_parser(
     parser.add_argument(
         "--interval-seconds",
         type=interval_seconds,
-        default=env_default(f"{prefix}_INTERVAL_SECONDS", DEFAULT_INTERVAL_SECONDS),
+        default=from_variable(f"{prefix}_INTERVAL_SECONDS", DEFAULT_INTERVAL_SECONDS),
         help=f"seconds between runs of the daemon (env {prefix}_INTERVAL_SECONDS, "
         "default %(default)s)",
     )

@@ -230,8 +230,9 @@ def test_a_bad_interval_from_the_environment_is_a_usage_error_without_a_tracebac
     lines = completed.stderr.splitlines()
     assert lines[0].startswith("usage: python -m ipam ")
     assert lines[-1] == (
-        "python -m ipam: error: argument --interval-seconds: must be a whole number of seconds "
-        f"from 1 to {MAX_INTERVAL_SECONDS} (a year), not {interval!r}"
+        "python -m ipam: error: environment variable IPAM_INTERVAL_SECONDS: must be a whole "
+        f"number of seconds from 1 to {MAX_INTERVAL_SECONDS} (a year), in decimal digits, "
+        f"not {interval!r}"
     )
     assert "Traceback" not in completed.stderr
 
