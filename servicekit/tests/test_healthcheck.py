@@ -76,8 +76,12 @@ def test_a_fresh_successful_run_is_healthy(tmp_path: Path) -> None:
         ({"status": "failed", "success_age": None}, "did not succeed"),
         # The clock may tick between writing the heartbeat and the check: 371 s old or a bit more.
         ({"success_age": 371}, r"last success was 37[1-5]s ago, more than 360s"),
-        ({"success_age": -30}, "last success is in the future"),
-        ({"attempt_age": -30}, "last attempt is in the future"),
+        # More than the grace (60 s) in the future: a clock step back larger than the grace.
+        (
+            {"success_age": -90, "attempt_age": -95},
+            r"last attempt is 9[0-5]s in the future .*grace 60s",
+        ),
+        ({"success_age": -90}, r"last success is 9\ds in the future .*, more than the grace 60s"),
         ({"success_age": None}, "malformed: last_success_epoch=''"),
     ],
 )
@@ -96,9 +100,47 @@ def test_the_limit_is_interval_plus_grace(tmp_path: Path) -> None:
         beat(tmp_path / "hb", success_age=75, interval=5), HEALTHCHECK_GRACE_SECONDS="100"
     )
     assert generous[0] == 0
-    for grace in ("1m", "060"):
+    for grace in ("1m", " 60", "+60", "6_0", "1e2", "\u0666\u0660", "1" * 19):
         code, line = check(beat(tmp_path / "hb"), HEALTHCHECK_GRACE_SECONDS=grace)
-        assert code == 1 and "not a whole number" in line
+        assert (code, line) == (
+            1,
+            "unhealthy: HEALTHCHECK_GRACE_SECONDS must be whole seconds in decimal digits "
+            f"(at most 18), not '{grace}'",
+        )
+
+
+def test_leading_zeros_are_decimal_as_in_the_services_intervals(tmp_path: Path) -> None:
+    """COLLECTOR_INTERVAL_SECONDS=0300 is 300 s; HEALTHCHECK_GRACE_SECONDS=060 must be 60 s, not
+    sh arithmetic's octal 48 (nor a refusal, which kept ipam from ever starting)."""
+    old = beat(tmp_path / "hb", success_age=60, interval=5)
+    assert check(old, HEALTHCHECK_GRACE_SECONDS="060")[0] == 0  # within 5 + 60, not 5 + 48
+    assert check(beat(tmp_path / "hb", success_age=10), HEALTHCHECK_GRACE_SECONDS="09")[0] == 0
+    assert check(beat(tmp_path / "hb", success_age=10), HEALTHCHECK_GRACE_SECONDS="000")[0] == 0
+    now = int(time.time())
+    path = tmp_path / "hb"
+    path.write_text(  # 350 s old: within 0300 (300) + 60, not octal 192 + 60
+        f"status=ok\nlast_attempt_epoch=0{now}\nlast_success_epoch=00{now - 350}\n"
+        "interval_seconds=0300\n"
+    )
+    assert check(path)[0] == 0
+
+
+def test_a_clock_step_back_within_the_grace_stays_healthy(tmp_path: Path) -> None:
+    """NTP or a restored VM may set the clock back a few seconds between a run and the check."""
+    code, line = check(beat(tmp_path / "hb", success_age=-30, attempt_age=-30))
+    assert code == 0
+    assert re.fullmatch(
+        r"healthy: last success (29|30)s in the future, within the grace 60s "
+        r"\(the clock went back\)",
+        line,
+    ), line
+    assert check(beat(tmp_path / "hb", success_age=-1, attempt_age=-1))[0] == 0
+    # The grace bounds it: with 10 s, a step of 30 s is too much.
+    code, line = check(
+        beat(tmp_path / "hb", success_age=-30, attempt_age=-30), HEALTHCHECK_GRACE_SECONDS="10"
+    )
+    assert code == 1
+    assert "in the future" in line and "more than the grace 10s" in line
 
 
 def test_a_missing_heartbeat_is_unhealthy(tmp_path: Path) -> None:
@@ -140,10 +182,9 @@ def test_a_heartbeat_without_read_permission_is_unhealthy() -> None:
         "status=ok\nlast_attempt_epoch=12x\nlast_success_epoch=1\ninterval_seconds=300\n",
         "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=-5\n",
         "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1 \ninterval_seconds=300\n",
-        # sh arithmetic would read 0300 as octal (192) and fail on 09 with exit status 2.
-        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=0300\n",
-        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=09\n",
+        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=+300\n",
         "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=1234567890123456789\n",
+        "status=ok\nlast_attempt_epoch=1\nlast_success_epoch=1\ninterval_seconds=001234567890123456789\n",
     ],
 )
 def test_a_malformed_heartbeat_is_unhealthy(tmp_path: Path, content: str) -> None:
