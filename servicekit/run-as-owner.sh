@@ -25,14 +25,28 @@ directory=$1
 shift
 [ "$(id -u)" = 0 ] || exec "$@"
 
+# An id is decimal digits from 0 to 4294967294, leading zeros allowed (stripped into $number).
+# 4294967295 is (uid_t)-1, which setpriv reads as "leave unchanged" (the daemon would stay root),
+# and anything larger wraps around to another id.
+is_id() {
+    case $1 in
+        '' | *[!0-9]*) return 1 ;;
+    esac
+    number=${1#"${1%%[!0]*}"}
+    number=${number:-0}
+    case $number in
+        ???????????*) return 1 ;; # 11 digits or more
+    esac
+    [ "$number" -le 4294967294 ]
+}
+
 uid=${APP_UID:-$(stat -c %u "$directory" 2>/dev/null)} || fail "cannot read the owner of $directory"
 gid=${APP_GID:-$(stat -c %g "$directory" 2>/dev/null)} || fail "cannot read the group of $directory"
-case $uid:$gid in
-    :* | *: | *[!0-9:]*) fail "APP_UID and APP_GID must be numeric ids, not '$uid' and '$gid'" ;;
-esac
+{ is_id "$uid" && uid=$number && is_id "$gid" && gid=$number; } \
+    || fail "APP_UID and APP_GID must be numeric ids from 0 to 4294967294, not '$uid' and '$gid'"
 
 command -v setpriv >/dev/null || fail "setpriv (util-linux) is not installed in this image"
-# Numeric ids only (checked above), so the unquoted expansion splits into exactly these options.
+# Plain decimal ids only (checked above), so the unquoted expansion splits into exactly these options.
 options="--reuid=$uid --regid=$gid --clear-groups --inh-caps=-all --bounding-set=-all"
 # Try the switch first, so that a container started without the capabilities it needs says so
 # in one line instead of setpriv's bare error.

@@ -99,14 +99,36 @@ def test_app_uid_and_app_gid_win_over_the_owner(owned_directory: Path) -> None:
 
 
 @needs_root
-@pytest.mark.parametrize(("uid", "gid"), [("me", "5"), ("5", "-1"), ("1 2", "3")])
-def test_ids_that_are_not_numbers_are_one_clear_line(
+def test_the_largest_id_and_leading_zeros_are_accepted(owned_directory: Path) -> None:
+    seen = probe(owned_directory, APP_UID="4294967294", APP_GID="0005432")
+    assert (seen["uid"], seen["gid"]) == (4294967294, 5432)
+
+
+@needs_root
+@pytest.mark.parametrize(
+    ("uid", "gid"),
+    [
+        ("me", "5"),
+        ("5", "-1"),
+        ("1 2", "3"),
+        # (uid_t)-1: setpriv would leave the id unchanged, and the daemon would stay root.
+        ("4294967295", "5"),
+        ("5", "4294967295"),
+        # Beyond 32 bits: setpriv would wrap them around to another id.
+        ("4294967296", "5"),
+        ("99999999999", "5"),
+        ("5", "18446744073709551615"),
+        ("5", "000000000004294967296"),
+    ],
+)
+def test_ids_that_are_not_valid_ids_are_one_clear_line(
     owned_directory: Path, uid: str, gid: str
 ) -> None:
-    completed = run(owned_directory, "true", APP_UID=uid, APP_GID=gid)
-    assert completed.returncode == 1
+    completed = run(owned_directory, "sh", "-c", "echo ran as $(id -u)", APP_UID=uid, APP_GID=gid)
+    assert (completed.returncode, completed.stdout) == (1, "")
     assert completed.stderr == (
-        f"run-as-owner: APP_UID and APP_GID must be numeric ids, not '{uid}' and '{gid}'\n"
+        "run-as-owner: APP_UID and APP_GID must be numeric ids from 0 to 4294967294, "
+        f"not '{uid}' and '{gid}'\n"
     )
 
 
