@@ -3,11 +3,19 @@
 Every file a service writes whole goes through ``atomic_writer``: a hidden temp file in the same
 directory (``.<name>.<random>.tmp``), fsynced, then moved over the final path with
 ``os.replace``, so a reader sees the old file or the new one, never a part.
+
+A run killed while writing leaves its temp file behind. The writer holds an exclusive ``flock``
+on its temp file until it is in place, and the kernel drops that lock when the writer dies: so
+any temp file whose lock can be taken is a dead writer's, and every write removes those of its
+target first. No run lock is needed for that (ipam has none), and a run still writing, in this
+process or another, is never robbed of its file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -26,19 +34,25 @@ def temp_name_prefix(path: Path) -> str:
 def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     """Write a file in a temp file beside ``path``, fsync it and move it into place in one step.
 
-    If the block raises, the temp file is removed and ``path`` is untouched.
+    If the block raises, the temp file is removed and ``path`` is untouched. Temp files that
+    killed writers left for ``path`` are removed first.
     """
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=temp_name_prefix(path), suffix=".tmp")
+    remove_stale_temp_files(path)
+    fd, temp = _locked_temp_file(path)
+    lock = os.dup(fd)  # the same open file: its lock outlives the stream, until after the rename
     try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+        try:
+            os.fchmod(fd, FILE_MODE)
+            with os.fdopen(fd, "wb") as stream:
+                yield stream
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    finally:
+        os.close(lock)
     # Makes the rename durable. Some file systems refuse to fsync a directory: the new file is in
     # place all the same, so that costs durability across a power cut, not the run.
     with suppress(OSError):
@@ -49,13 +63,37 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
             os.close(fd)
 
 
+def _locked_temp_file(path: Path) -> tuple[int, str]:
+    """A new temp file beside ``path`` whose lock this process holds.
+
+    Between mkstemp and flock another writer may find the file unlocked and remove it as stale;
+    the flock then waits for that writer, and the file has no name left: take a new one.
+    """
+    while True:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=temp_name_prefix(path), suffix=".tmp")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink:
+            return fd, temp
+        os.close(fd)
+
+
 def remove_stale_temp_files(path: Path) -> list[Path]:
-    """Delete temp files a killed run left for ``path`` (only while no other run can write)."""
-    stale = [
-        candidate
-        for candidate in path.parent.glob(f"{temp_name_prefix(path)}*.tmp")
-        if candidate.is_file()
-    ]
-    for candidate in stale:
-        candidate.unlink(missing_ok=True)
-    return stale
+    """Delete the temp files of ``path`` whose writer is gone (their lock is free); the list."""
+    removed = []
+    for candidate in path.parent.glob(f"{temp_name_prefix(path)}*.tmp"):
+        try:
+            fd = os.open(candidate, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:  # gone already, a symbolic link, or not ours to read
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: a live writer's
+            if os.path.samestat(os.fstat(fd), candidate.lstat()):
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return removed

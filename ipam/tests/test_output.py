@@ -70,3 +70,21 @@ def test_a_failed_replace_removes_the_temp_file(
     with pytest.raises(RunError, match="Permission denied"):
         write_if_changed(tmp_path / "prefixes.json", b"[]\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", [b"[1]\n", b"[1, 2]\n"], ids=["unchanged", "changed"])
+def test_temp_files_a_killed_run_left_are_removed_whether_or_not_the_file_changes(
+    tmp_path: Path, content: bytes
+) -> None:
+    """A run killed mid-write leaves ``.prefixes.json.*.tmp``, up to a whole output in size;
+    the next run removes it, also when it has nothing new to write."""
+    target = tmp_path / "prefixes.json"
+    write_if_changed(target, b"[1]\n")
+    left = [tmp_path / ".prefixes.json.k1ll3d.tmp", tmp_path / ".prefixes.json.0ld.tmp"]
+    for path in left:
+        path.write_bytes(b"[1, 2, 3")  # no writer holds its lock: the writer is gone
+    other = tmp_path / ".other.json.k1ll3d.tmp"
+    other.write_bytes(b"")
+    write_if_changed(target, content)
+    assert target.read_bytes() == content
+    assert sorted(path.name for path in tmp_path.iterdir()) == [other.name, "prefixes.json"]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from servicekit.files import atomic_writer, remove_stale_temp_files
+from servicekit.tests.helpers import REPO_ROOT
 
 
 @pytest.fixture
@@ -122,13 +126,81 @@ def test_stale_temp_files_of_the_target_are_removed_and_nothing_else(tmp_path: P
     assert remove_stale_temp_files(target) == []
 
 
-def test_remove_stale_temp_files_finds_the_temp_files_atomic_writer_makes(tmp_path: Path) -> None:
-    """Which is why it may run only while no other run can write: it takes a live one too."""
+def test_a_live_writers_temp_file_is_never_removed_even_from_the_same_process(
+    tmp_path: Path,
+) -> None:
+    """A writer holds its temp file's lock until the file is in place: neither the cleanup nor
+    another write of the same target (as an ipam run beside the daemon) takes it away."""
     target = tmp_path / "out.json"
     target.write_bytes(b"old")
-    with pytest.raises(FileNotFoundError), atomic_writer(target) as stream:
+    with atomic_writer(target) as slow:
+        slow.write(b"slow")
+        (live,) = temp_files(tmp_path)
+        assert remove_stale_temp_files(target) == []
+        with atomic_writer(target) as fast:
+            fast.write(b"fast")
+        assert target.read_bytes() == b"fast"
+        assert temp_files(tmp_path) == [live]
+    assert target.read_bytes() == b"slow"  # the slow writer was not robbed of its file
+    assert temp_files(tmp_path) == []
+
+
+# Run in a child process: write out.json in argv[1] through atomic_writer, say so, then wait to
+# be killed in the middle of the write.
+KILLED_MID_WRITE = """
+import sys, time
+from pathlib import Path
+from servicekit.files import atomic_writer
+with atomic_writer(Path(sys.argv[1]) / "out.json") as stream:
+    stream.write(b"half")
+    stream.flush()
+    print("writing", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_temp_file_of_a_killed_writer_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    target.write_bytes(b"old")
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_MID_WRITE, str(tmp_path)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "writing\n"
+        (left,) = temp_files(tmp_path)
+        assert remove_stale_temp_files(target) == []  # its writer is still alive
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert temp_files(tmp_path) == [left]  # SIGKILL: nothing cleaned up after itself
+    with atomic_writer(target) as stream:
         stream.write(b"new")
-        (found,) = remove_stale_temp_files(target)
-        assert found.name.startswith(".out.json.")
-    assert target.read_bytes() == b"old"
+    assert target.read_bytes() == b"new"
+    assert temp_files(tmp_path) == []
+
+
+def test_a_temp_file_removed_before_its_writer_locked_it_is_replaced_by_a_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between mkstemp and flock another writer may take the new file for a dead writer's."""
+    target = tmp_path / "out.json"
+    real_mkstemp = tempfile.mkstemp
+    created: list[str] = []
+
+    def mkstemp_then_cleanup(*args: object, **kwargs: object) -> tuple[int, str]:
+        fd, name = real_mkstemp(*args, **kwargs)  # type: ignore[call-overload]
+        created.append(name)
+        if len(created) == 1:  # another writer's cleanup runs now, and finds it unlocked
+            assert remove_stale_temp_files(target) == [Path(name)]
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_cleanup)
+    with atomic_writer(target) as stream:
+        stream.write(b"new")
+    assert target.read_bytes() == b"new"
+    assert len(created) == 2
     assert temp_files(tmp_path) == []
