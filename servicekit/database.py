@@ -155,7 +155,7 @@ def _wal_without_shm(path: Path) -> bool:
     try:
         with open(path, "rb") as file:
             header = file.read(_HEADER_SIZE)
-    except OSError:
+    except OSError:  # pragma: no cover - read a moment ago by _unreadable_companion
         return False
     return is_wal(header)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -159,20 +161,25 @@ def test_a_database_not_in_wal_mode_is_not_blamed_on_wal(tmp_path: Path) -> None
     assert "WAL" not in str(error)
 
 
+def refuse_reading(monkeypatch: pytest.MonkeyPatch, refused: Path) -> None:
+    """Make opening ``refused`` fail as the kernel fails it for a user who may not read it."""
+    real_open = os.open
+
+    def refuse(path: object, *args: int, **kwargs: object) -> int:
+        if Path(path) == refused:  # type: ignore[arg-type]
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refuse)
+
+
 def test_a_database_this_user_may_not_read_is_not_blamed_on_wal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = make_wal_database(tmp_path / "x.db")
     database.chmod(0)
     if SWITCHES_USER:  # root reads any file: refuse the way the kernel would for anyone else
-        real_open = os.open
-
-        def refuse(path: object, *args: int, **kwargs: object) -> int:
-            if path == database:
-                raise PermissionError(13, "Permission denied")
-            return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(os, "open", refuse)
+        refuse_reading(monkeypatch, database)
     try:
         error = unreadable(database, sqlite3.OperationalError("unable to open database file"))
     finally:
@@ -182,6 +189,67 @@ def test_a_database_this_user_may_not_read_is_not_blamed_on_wal(
         f"cannot read database {database}: permission denied (owner uid {os.getuid()}, mode "
         f"0000; this process runs as uid {os.geteuid()} gid {os.getegid()})"
     )
+
+
+def test_a_wal_file_this_user_may_not_read_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite needs -wal and -shm beside a WAL database; it says only "unable to open database
+    file" when it may not open one (the real thing, as nobody: test_database_paths.py)."""
+    database = make_wal_database(tmp_path / "x.db")
+    wal = Path(f"{database}-wal")
+    wal.write_bytes(b"")
+    wal.chmod(0o600)
+    refuse_reading(monkeypatch, wal)
+    error = unreadable(database, sqlite3.OperationalError("unable to open database file"))
+    assert str(error) == (
+        f"cannot read database {database}: permission denied on x.db-wal (owner uid "
+        f"{os.getuid()}, mode 0600; this process runs as uid {os.geteuid()} gid {os.getegid()})"
+    )
+
+
+def test_a_directory_on_the_path_this_user_may_not_enter_is_said_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> os.stat_result:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "stat", refuse)  # as stat fails in a directory without x permission
+    with pytest.raises(RunError) as raised:
+        connect_read_only(tmp_path / "private" / "x.db")
+    assert str(raised.value) == (
+        f"cannot read database {tmp_path / 'private' / 'x.db'}: permission denied on a directory "
+        f"of its path (this process runs as uid {os.geteuid()})"
+    )
+
+
+def test_a_path_the_kernel_cannot_resolve_keeps_its_words(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.db"
+    loop.symlink_to(loop)
+    with pytest.raises(RunError) as raised:
+        connect_read_only(loop)
+    assert str(raised.value) == f"cannot read database {loop}: Too many levels of symbolic links"
+
+
+def test_what_is_no_regular_file_is_named_for_what_it_is(tmp_path: Path) -> None:
+    """The FIFO, which would block a regression, is tested under a timeout in
+    test_database_paths.py."""
+    server = socket.socket(socket.AF_UNIX)
+    socket_path = Path(tempfile.mkdtemp(prefix="db-")) / "s.db"  # a socket path is short
+    try:
+        server.bind(str(socket_path))
+        for path, kind in (
+            (tmp_path, "a directory"),
+            (socket_path, "a socket"),
+            (Path(os.devnull), "a character device"),
+        ):
+            with pytest.raises(RunError) as raised:
+                connect_read_only(path)
+            assert str(raised.value) == f"database {path} is {kind}, not a SQLite database file"
+            assert str(unreadable(path, sqlite3.OperationalError("x"))) == str(raised.value)
+    finally:
+        server.close()
+        shutil.rmtree(socket_path.parent)
 
 
 def crashed_mid_transaction(directory: Path) -> Path:

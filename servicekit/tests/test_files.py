@@ -118,11 +118,13 @@ def test_stale_temp_files_of_the_target_are_removed_and_nothing_else(tmp_path: P
     for path in others:
         path.write_bytes(b"")
     (tmp_path / ".out.json.dir.tmp").mkdir()  # not a file: left alone
+    (tmp_path / ".out.json.link.tmp").symlink_to(target)  # a symbolic link: left alone
     assert sorted(remove_stale_temp_files(target)) == sorted(stale)
     assert not any(path.exists() for path in stale)
     assert all(path.exists() for path in others)
     assert target.read_bytes() == b"kept"
     assert (tmp_path / ".out.json.dir.tmp").is_dir()
+    assert (tmp_path / ".out.json.link.tmp").is_symlink()
     assert remove_stale_temp_files(target) == []
 
 
