@@ -15,6 +15,7 @@ from servicekit.database import (
     connect_read_only,
     is_wal,
     quote_identifier,
+    shown,
     table_columns,
     unreadable,
 )
@@ -140,8 +141,10 @@ class TableReader:
                 if isinstance(error, sqlite3.Error):
                     raise unreadable(self.path, error) from error
                 if isinstance(error, FileNotFoundError):
-                    raise RunError(f"database not found: {self.path}") from error
-                raise RunError(f"cannot read database {self.path}: {error.strerror}") from error
+                    raise RunError(f"database not found: {shown(self.path)}") from error
+                raise RunError(
+                    f"cannot read database {shown(self.path)}: {error.strerror}"
+                ) from error
             self.shape = shape_from_table_info(info)
             self.version = self._version(file)
         except BaseException:

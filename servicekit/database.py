@@ -118,15 +118,15 @@ def unreadable(path: Path, error: sqlite3.Error) -> RunError:
         return RunError(_permission_denied(path, denied))
     if "readonly" in str(error) and _hot_journal(path):
         return RunError(
-            f"cannot read database {path}: a writer stopped in the middle of a transaction and "
-            f"left {path.name}-journal, which only a read-write connection can roll back; roll "
-            f"it back once with: sqlite3 {path} 'PRAGMA quick_check'"
+            f"cannot read database {shown(path)}: a writer stopped in the middle of a "
+            f"transaction and left {path.name}-journal, which only a read-write connection can "
+            f"roll back; roll it back once with: sqlite3 {shown(path)} 'PRAGMA quick_check'"
         )
     if _wal_without_shm(path):
         return RunError(
-            f"cannot read database {path}: it is in WAL mode, and SQLite cannot create "
+            f"cannot read database {shown(path)}: it is in WAL mode, and SQLite cannot create "
             f"{path.name}-shm beside it (read-only directory); convert it once with: "
-            f"sqlite3 {path} 'PRAGMA journal_mode=DELETE'"
+            f"sqlite3 {shown(path)} 'PRAGMA journal_mode=DELETE'"
         )
     return RunError(f"cannot read database {shown(path)}: {error}")
 
@@ -181,5 +181,5 @@ def table_columns(
     info = connection.execute(f"PRAGMA table_xinfo({quote_identifier(table)})").fetchall()
     columns = [row for row in info if row[6] != _HIDDEN_COLUMN]
     if not columns:
-        raise RunError(f"{path} has no {table!r} table")
+        raise RunError(f"{shown(path)} has no {table!r} table")
     return columns
