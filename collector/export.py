@@ -120,6 +120,7 @@ def _update(table: TableReader, paths: OutputPaths, previous: RunState | None) -
         state = RunState(
             database=table.version,
             header=table.shape.header,
+            key_position=table.shape.key_position,
             customers_csv=FileIdentity.of_status(os.fstat(out.fileno())),
             snapshot=FileIdentity.of_status(paths.snapshot.stat()),
             rows=comparison.rows,

@@ -478,3 +478,26 @@ def test_an_empty_customers_csv_is_a_file_with_no_records_yet(tmp_path: Path, ou
     (out / CUSTOMERS_CSV).touch()
     assert run_once(db, out).appended == len(AWKWARD_ROWS)
     assert read_records(out / CUSTOMERS_CSV) == [HEADER, *csv_text(AWKWARD_ROWS)]
+
+
+NUM_ID_SCHEMA = "CREATE TABLE customers (id INTEGER PRIMARY KEY, num INTEGER, job TEXT)"
+NUM_KEY_SCHEMA = "CREATE TABLE customers (id INTEGER, num INTEGER PRIMARY KEY, job TEXT)"
+
+
+@pytest.mark.parametrize("with_state", [True, False])
+def test_a_key_moved_to_another_column_is_read_from_the_file_not_the_state(
+    tmp_path: Path, out: Path, with_state: bool
+) -> None:
+    """Issue 18, case 1: the same header, another key column. The state's keys are the old
+    column's values; used for the new column, rows 1 and 2 came back and (3,1,'c') never did."""
+    db = make_database(tmp_path / "c.db", [(1, 100, "a"), (2, 200, "b")], NUM_ID_SCHEMA)
+    run_once(db, out)
+    db.unlink()
+    make_database(db, [(1, 100, "a"), (2, 200, "b"), (3, 1, "c")], NUM_KEY_SCHEMA)
+    if not with_state:
+        (out / STATE_FILE).unlink()
+    assert run_once(db, out).appended == 1
+    expected = [["id", "num", "occupation"], ["1", "100", "a"], ["2", "200", "b"], ["3", "1", "c"]]
+    assert read_records(out / CUSTOMERS_CSV) == expected
+    assert run_once(db, out).appended == 0
+    assert read_records(out / CUSTOMERS_CSV) == expected
