@@ -7,6 +7,7 @@ import errno
 import gc
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -446,29 +447,85 @@ def test_a_run_pauses_the_cyclic_gc_and_gives_it_back(
         gc.enable()
 
 
-@pytest.mark.parametrize("blocked", [SNAPSHOT_CSV, STATE_FILE])
-def test_a_run_that_fails_after_appending_takes_the_append_back(
-    tmp_path: Path, out: Path, blocked: str
+def output_files(out: Path) -> dict[str, bytes]:
+    """Every regular file of the output directory, and its bytes, but the lock and the state (a
+    failed run may leave a state that describes files it did not leave: see test_state.py)."""
+    return {
+        path.name: path.read_bytes()
+        for path in sorted(out.iterdir())
+        if path.is_file() and path.name not in (LOCK_FILE, STATE_FILE)
+    }
+
+
+@pytest.mark.parametrize(
+    ("blocked", "torn"),
+    [
+        (SNAPSHOT_CSV, b""),
+        (STATE_FILE, b""),
+        (SNAPSHOT_CSV, b'9,"half a rec'),
+        (STATE_FILE, b'9,"half a rec'),
+        (TORN_FILE, b'9,"half a rec'),
+    ],
+)
+def test_a_run_that_fails_after_appending_changes_no_output_file(
+    tmp_path: Path, out: Path, blocked: str, torn: bytes
 ) -> None:
-    """The snapshot or the state cannot be replaced (a directory stands there): the append the
-    run made before that is cut off again, so the failed run changed nothing."""
+    """The snapshot or the state cannot be replaced (a directory stands there): the failed run
+    leaves every output as it found it. The snapshot stays the old one (it once held the new
+    customer, who then never reached customers.csv if deleted before the next run), and a torn
+    tail it cut goes back, with customers.csv.torn as it was."""
     db = make_database(tmp_path / "c.db", generated_rows(1, 5))
     run_once(db, out)
-    before = (out / CUSTOMERS_CSV).read_bytes()
+    with open(out / CUSTOMERS_CSV, "ab") as stream:
+        stream.write(torn)
     execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
-    (out / blocked).unlink()
+    (out / blocked).unlink(missing_ok=True)
     (out / blocked).mkdir()
-    with pytest.raises(IsADirectoryError):
+    before = output_files(out)
+    with pytest.raises(
+        RunError, match=f"^cannot .* {re.escape(str(out / blocked))}: Is a directory$"
+    ):
         run_once(db, out)
-    assert (out / CUSTOMERS_CSV).read_bytes() == before
+    assert output_files(out) == before
+    left = {path.name for path in out.iterdir()}
+    assert left == {*before, blocked, LOCK_FILE, STATE_FILE}  # and no temp file
     (out / blocked).rmdir()
+    result = run_once(db, out)
+    assert (result.appended, result.torn_bytes_removed) == (1, len(torn))
+    assert read_records(out / CUSTOMERS_CSV)[-1][0] == "50"
+
+
+def test_a_full_disk_after_the_snapshot_is_written_changes_no_output_file(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC where the issue found it: room for the new snapshot, not for the state."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    run_once(db, out)
+    with open(out / CUSTOMERS_CSV, "ab") as stream:
+        stream.write(b"9,torn")
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    before = output_files(out)
+
+    def no_space(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("collector.export.save_state", no_space)
+    with pytest.raises(
+        RunError,
+        match=f"^cannot write {re.escape(str(out / STATE_FILE))}: No space left on device$",
+    ):
+        run_once(db, out)
+    assert output_files(out) == before
+    monkeypatch.undo()
     assert run_once(db, out).appended == 1
 
 
 def test_a_first_run_that_fails_leaves_no_customers_csv(tmp_path: Path, out: Path) -> None:
     db = make_database(tmp_path / "c.db", generated_rows(1, 5))
     (out / SNAPSHOT_CSV).mkdir()
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(
+        RunError, match=f"^cannot write {re.escape(str(out / SNAPSHOT_CSV))}: Is a directory$"
+    ):
         run_once(db, out)
     assert not (out / CUSTOMERS_CSV).exists()
 
@@ -501,3 +558,82 @@ def test_a_key_moved_to_another_column_is_read_from_the_file_not_the_state(
     assert read_records(out / CUSTOMERS_CSV) == expected
     assert run_once(db, out).appended == 0
     assert read_records(out / CUSTOMERS_CSV) == expected
+
+
+def fail_fsync_once(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The first fsync of ``name`` (or of a temp file for it) fails as on a full disk."""
+    real_fsync = os.fsync
+    failed: list[str] = []
+
+    def fsync(fd: int) -> None:
+        synced = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        if not failed and (synced == name or synced.startswith(f".{name}.")):
+            failed.append(synced)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+@pytest.mark.parametrize(
+    ("full", "step"),
+    [
+        (CUSTOMERS_CSV, "append to"),
+        (SNAPSHOT_CSV, "write"),
+        (STATE_FILE, "write"),
+        (TORN_FILE, "keep the incomplete last record in"),
+    ],
+)
+def test_a_full_disk_names_the_file_and_the_step_and_changes_no_output(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, full: str, step: str
+) -> None:
+    """Each file's fsync fails with ENOSPC in turn: the run fails with one line naming the file
+    and the step, as ipam's "cannot write output output/prefixes.json: ...", where it said only
+    "OSError: [Errno 28] No space left on device"."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    run_once(db, out)
+    with open(out / CUSTOMERS_CSV, "ab") as stream:
+        stream.write(b"9,torn")
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    before = output_files(out)
+    fail_fsync_once(monkeypatch, full)
+    message = f"^cannot {step} {re.escape(str(out / full))}: No space left on device$"
+    with pytest.raises(RunError, match=message):
+        run_once(db, out)
+    assert output_files(out) == before
+    assert not [path for path in out.iterdir() if path.name.endswith(".tmp")]
+    monkeypatch.undo()
+    assert run_once(db, out).appended == 1
+
+
+def test_a_full_disk_on_a_first_run_names_customers_csv_and_leaves_none(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    fail_fsync_once(monkeypatch, CUSTOMERS_CSV)
+    message = f"^cannot write {re.escape(str(out / CUSTOMERS_CSV))}: No space left on device$"
+    with pytest.raises(RunError, match=message):
+        run_once(db, out)
+    assert sorted(path.name for path in out.iterdir()) == [LOCK_FILE]
+
+
+def test_an_output_directory_that_refuses_the_lock_file_says_so(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    (out / LOCK_FILE).mkdir()
+    with pytest.raises(
+        RunError, match=f"^cannot open the run lock {re.escape(str(out / LOCK_FILE))}: "
+    ):
+        run_once(db, out)
+
+
+def test_a_database_damaged_past_its_schema_names_the_database(tmp_path: Path, out: Path) -> None:
+    """The schema reads fine and the rows do not: the error names the file, as at the start of
+    a run, not only "DatabaseError: database disk image is malformed"."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 2000))
+    data = bytearray(db.read_bytes())
+    page = 4096
+    data[5 * page : 6 * page] = b"\xff" * page
+    db.write_bytes(bytes(data))
+    with pytest.raises(RunError, match=f"^cannot read database {re.escape(str(db))}: "):
+        run_once(db, out)
+    assert sorted(path.name for path in out.iterdir()) == [LOCK_FILE]
