@@ -23,7 +23,7 @@ from collector.diff import Comparison, Written
 from collector.lock import run_lock
 from collector.source import BATCH_ROWS, FileIdentity, TableReader
 from collector.state import RunState, load_summary, load_written, save_state
-from servicekit.files import remove_stale_temp_files, staged_writer
+from servicekit.files import atomic_writer, remove_stale_temp_files
 from servicekit.runs import RunError, first_ids, on_os_error
 
 CUSTOMERS_CSV = "customers.csv"
@@ -99,9 +99,9 @@ def _update(table: TableReader, paths: OutputPaths, previous: RunState | None) -
     """Append the rows whose key customers.csv lacks (all of them to a new or empty file), and
     write the snapshot, from one encoding of the table.
 
-    The snapshot is written to a temp file and published last, after the state: a state saved by
-    a run that then failed describes files that run did not leave, so it is never used, while a
-    snapshot published by a failed run once held customers that never reached customers.csv.
+    The snapshot is moved into place last, as its block ends, after the state is saved: one
+    published first by a run that then failed once showed customers customers.csv never got. A
+    state saved by a run that then failed describes files that run did not leave: never used.
     """
     header = encode_header(table.shape.header)
     with on_os_error(f"cannot read {paths.customers}"):
@@ -112,44 +112,39 @@ def _update(table: TableReader, paths: OutputPaths, previous: RunState | None) -
         written, valid_end = Written.from_records([], []), None
     comparison = Comparison(written)
     appending = f"cannot {'write' if valid_end is None else 'append to'} {paths.customers}"
-    writing_snapshot = f"cannot write {paths.snapshot}"
-    with ExitStack() as undo_on_failure:
-        torn_bytes = undo_on_failure.enter_context(_torn_tail_cut(paths, valid_end))
+    with ExitStack() as files:  # left in reverse order: the snapshot is published first
+        torn_bytes = files.enter_context(_torn_tail_cut(paths, valid_end))
+        out = files.enter_context(_appending(paths.customers, valid_end, appending))
+        files.enter_context(on_os_error(f"cannot write {paths.snapshot}"))
+        snapshot = files.enter_context(atomic_writer(paths.snapshot))
+        snapshot.write(header)
         with on_os_error(appending):
-            out = undo_on_failure.enter_context(_appending(paths.customers, valid_end))
             if valid_end is None:
                 out.write(header)
-        with on_os_error(writing_snapshot):
-            snapshot = undo_on_failure.enter_context(staged_writer(paths.snapshot))
-            snapshot.stream.write(header)
         for batch in _encoded_batches(table):
             new = comparison.add(batch)
             data = batch.data()
-            with on_os_error(writing_snapshot):
-                snapshot.stream.write(data)
+            snapshot.write(data)
             if new:
                 with on_os_error(appending):
                     out.write(data if len(new) == len(batch.records) else batch.data(new))
-        with on_os_error(writing_snapshot):
-            snapshot_status = snapshot.finish()
+        snapshot.flush()
         with on_os_error(appending):
             out.flush()
             os.fsync(out.fileno())
-            customers_status = os.fstat(out.fileno())
         state = RunState(
             database=table.version,
             header=table.shape.header,
             key_position=table.shape.key_position,
-            customers_csv=FileIdentity.of_status(customers_status),
-            snapshot=FileIdentity.of_status(snapshot_status),
+            customers_csv=FileIdentity.of_status(os.fstat(out.fileno())),
+            # The temp file's: the rename keeps its device, inode, size and mtime.
+            snapshot=FileIdentity.of_status(os.fstat(snapshot.fileno())),
             rows=comparison.rows,
             changed=comparison.changed,
             deleted=comparison.deleted(),
         )
         with on_os_error(f"cannot write {paths.state}"):
             save_state(paths.state, state, comparison.written_after())
-        with on_os_error(writing_snapshot):
-            snapshot.publish()  # the last step that can fail
     appended = len(comparison.new_keys)
     return RunResult(state.rows, appended, state.changed, state.deleted, True, torn_bytes)
 
@@ -247,12 +242,13 @@ def _cut_back(path: Path, size: int | None) -> None:
 
 
 @contextmanager
-def _appending(path: Path, valid_end: int | None) -> Iterator[BinaryIO]:
+def _appending(path: Path, valid_end: int | None, doing: str) -> Iterator[BinaryIO]:
     """Append to customers.csv, or write it anew (``valid_end`` None). If the block fails (it
     covers the snapshot's replacement and the state's save too), the file is cut back to
     ``valid_end``, or removed if this run created it: a failed run leaves it as it found it."""
     existed = path.exists()
-    stream = open(path, "ab")  # noqa: SIM115 (closed below on every path)
+    with on_os_error(doing):
+        stream = open(path, "ab")  # noqa: SIM115 (closed below on every path)
     try:
         yield stream
     except BaseException:

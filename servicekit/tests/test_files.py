@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from servicekit.files import atomic_writer, remove_stale_temp_files, staged_writer
+from servicekit.files import atomic_writer, remove_stale_temp_files
 
 
 @pytest.fixture
@@ -131,39 +130,5 @@ def test_remove_stale_temp_files_finds_the_temp_files_atomic_writer_makes(tmp_pa
         stream.write(b"new")
         (found,) = remove_stale_temp_files(target)
         assert found.name.startswith(".out.json.")
-    assert target.read_bytes() == b"old"
-    assert temp_files(tmp_path) == []
-
-
-def test_a_staged_file_appears_only_when_published_with_the_status_it_had(tmp_path: Path) -> None:
-    target = tmp_path / "snapshot.csv"
-    target.write_bytes(b"old")
-    with staged_writer(target) as staged:
-        staged.stream.write(b"new")
-        status = staged.finish()
-        assert target.read_bytes() == b"old"
-        staged.publish()
-        assert target.read_bytes() == b"new"
-    published = target.stat()
-    assert (published.st_ino, published.st_size, published.st_mtime_ns) == (
-        status.st_ino,
-        status.st_size,
-        status.st_mtime_ns,
-    )
-    assert temp_files(tmp_path) == []
-
-
-@pytest.mark.parametrize("error", [None, RuntimeError("a later step failed")])
-def test_a_staged_file_never_published_leaves_the_old_file_and_no_temp(
-    tmp_path: Path, error: Exception | None
-) -> None:
-    target = tmp_path / "snapshot.csv"
-    target.write_bytes(b"old")
-    expected = pytest.raises(RuntimeError) if error else contextlib.nullcontext()
-    with expected, staged_writer(target) as staged:
-        staged.stream.write(b"new")
-        staged.finish()
-        if error:
-            raise error
     assert target.read_bytes() == b"old"
     assert temp_files(tmp_path) == []
