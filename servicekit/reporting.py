@@ -3,12 +3,15 @@
 The heartbeat is what ``healthcheck.sh`` reads with plain ``sh``: one ``key=value`` per line,
 ASCII, no quoting, no value with a newline. It is replaced atomically (``atomic_writer``), so the
 check never reads half a file. Times are whole seconds since the epoch (``*_epoch``, what the
-script compares) and the same instant in ISO 8601 UTC, for people.
+script compares) and the same instant in ISO 8601 UTC, for people. It is read and replaced only
+when it is a regular file or absent: opening a FIFO to read it waited for a writer forever.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import sys
 import time
 from datetime import datetime, timezone
@@ -82,7 +85,7 @@ def report(
     try:
         write_heartbeat(heartbeat, outcome, interval_seconds, next_attempt)
     except OSError as failure:
-        log.error("could not write the heartbeat %s: %s", heartbeat, failure)
+        log.error("could not write the heartbeat %s: %s", heartbeat, failure.strerror or failure)
 
 
 def format_heartbeat(
@@ -112,18 +115,50 @@ def parse_heartbeat(text: str) -> dict[str, str]:
 
 
 def previous_success(path: Path) -> int | None:
-    """The last success an existing heartbeat records, so that a failed run keeps it."""
+    """The last success an existing heartbeat records, so that a failed run keeps it. Opened
+    without blocking and read only if it is a regular file (not a FIFO put there meanwhile)."""
     try:
-        value = parse_heartbeat(path.read_text(encoding="ascii")).get("last_success_epoch", "")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            text = stream.read().decode("ascii")
     except (OSError, UnicodeDecodeError):
         return None
+    value = parse_heartbeat(text).get("last_success_epoch", "")
     return int(value) if value.isdigit() else None
+
+
+def _kind(mode: int) -> str | None:
+    """What a file that is not a regular file is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((words for test, words in kinds if test(mode)), "not a regular file")
+
+
+def _refuse_unless_regular(path: Path) -> None:
+    """Raise unless ``path`` is a regular file or absent: a FIFO, a directory or a device there
+    is not the heartbeat's to read or replace."""
+    try:
+        kind = _kind(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return
+    if kind is not None:
+        raise OSError(f"it is {kind}, not a regular file")
 
 
 def write_heartbeat(
     path: Path, outcome: RunOutcome, interval_seconds: int, next_attempt: datetime | None = None
 ) -> None:
     """Replace the heartbeat atomically: readers see the previous file or this one."""
+    _refuse_unless_regular(path)
     now = int(time.time())
     success = now if outcome.status == STATUS_OK else previous_success(path)
     text = format_heartbeat(outcome, now, success, interval_seconds, next_attempt)

@@ -297,3 +297,31 @@ def test_a_daemon_started_while_another_run_holds_the_lock_is_healthy_soon_after
         code, stderr = stop(process)
     assert code == 0
     assert "run skipped: another collector run holds" in stderr
+
+
+def test_a_fifo_as_the_heartbeat_is_refused_in_one_line_not_waited_on(
+    tmp_path: Path, out: Path
+) -> None:
+    """Issue 18, case 6: reading the last success from a FIFO waited for a writer forever. The
+    timeout turns a regression into a failure instead of a hung test run."""
+    fifo = tmp_path / "hb"
+    os.mkfifo(fifo)
+    missing = tmp_path / "missing.db"  # a failed run reads the last success from the heartbeat
+    completed = run_collector(
+        "--once", "--db", str(missing), "--output-dir", str(out), "--heartbeat", str(fifo),
+        timeout=20,
+    )  # fmt: skip
+    assert completed.returncode == 1
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert "run failed: database not found" in lines[0]
+    assert lines[1].endswith(
+        f"ERROR collector: could not write the heartbeat {fifo}: it is a FIFO (named pipe), "
+        "not a regular file"
+    )
+    assert fifo.is_fifo()
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    completed = once(db, out, fifo)
+    assert completed.returncode == 0  # the run's outcome; the heartbeat's failure is logged
+    assert "could not write the heartbeat" in completed.stderr
+    assert fifo.is_fifo()

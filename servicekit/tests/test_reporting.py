@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -172,3 +174,55 @@ def test_log_lines_are_utc_time_level_service_and_message_once_however_often_con
     assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 60  # UTC, not local
     assert lines[1].endswith("Z WARNING apscheduler.scheduler: Run time of job was missed")
     assert logging.getLogger().handlers == root_handlers  # the root logger is left alone
+
+
+@contextmanager
+def readers_released(fifo: Path) -> Iterator[list[str]]:
+    """Opens ``fifo`` for writing whenever a reader waits on it, and says so in the list: a
+    regression then fails the test instead of hanging it."""
+    waited: list[str] = []
+    done = threading.Event()
+
+    def release() -> None:
+        while not done.wait(0.05):
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: no reader is waiting
+                continue
+            waited.append("a reader waited on the FIFO")
+            os.close(fd)
+
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    try:
+        yield waited
+    finally:
+        done.set()
+        thread.join()
+
+
+@pytest.mark.parametrize("outcome", [FAILED, OK])
+def test_a_heartbeat_that_is_a_fifo_is_neither_read_nor_replaced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, outcome: RunOutcome
+) -> None:
+    """A failed run reads the last success from the heartbeat: from a FIFO that waited for a
+    writer forever. A directory, a socket or a device is not the heartbeat's to replace either."""
+    fifo = tmp_path / "hb"
+    os.mkfifo(fifo)
+    with readers_released(fifo) as waited:
+        report(SERVICE, outcome, fifo, 300)
+    assert waited == []
+    assert caplog.messages[-1] == (
+        f"could not write the heartbeat {fifo}: it is a FIFO (named pipe), not a regular file"
+    )
+    assert fifo.is_fifo()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["hb"]
+
+
+def test_a_heartbeat_that_is_a_directory_is_named_as_such(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "hb").mkdir()
+    report(SERVICE, FAILED, tmp_path / "hb", 300)
+    assert caplog.messages[-1].endswith(": it is a directory, not a regular file")
+    assert list((tmp_path / "hb").iterdir()) == []
