@@ -23,13 +23,30 @@ from servicekit.runs import STATUS_BUSY, STATUS_OK, RunOutcome
 LOG_FORMAT = "%(asctime)sZ %(levelname)s %(name)s: %(message)s"
 
 
+def one_line(text: str) -> str:
+    """``text`` with every character Python's repr escapes (line breaks, other C0 and C1 controls,
+    U+2028/2029, bidi controls, unassigned) written as that escape: a column named
+    "x\n2026-... INFO collector: run ok" or an id holding a newline must not start a line of
+    its own in the log or the heartbeat. Printable text, the usual case, is returned as is."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+class _OneLineFormatter(logging.Formatter):
+    """One record, one line, whatever its message holds (tracebacks, never logged, aside)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return one_line(super().formatMessage(record))
+
+
 def configure_logging(service: str) -> None:
     """One format for every line both services print: UTC time, level, service, message.
 
     Set on this service's logger and APScheduler's, not on the root logger, so that the rest of
     the process (a test runner, say) keeps its own logging.
     """
-    formatter = logging.Formatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
+    formatter = _OneLineFormatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime  # this formatter only
     for name, level in ((service, logging.INFO), ("apscheduler", logging.WARNING)):
         logger = logging.getLogger(name)
@@ -106,7 +123,9 @@ def format_heartbeat(
         "error": outcome.error,
         **outcome.details,
     }
-    return "".join(f"{key}={' '.join(str(value).split())}\n" for key, value in fields.items())
+    return "".join(
+        f"{key}={' '.join(one_line(str(value)).split())}\n" for key, value in fields.items()
+    )
 
 
 def parse_heartbeat(text: str) -> dict[str, str]:

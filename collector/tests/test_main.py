@@ -325,3 +325,30 @@ def test_a_fifo_as_the_heartbeat_is_refused_in_one_line_not_waited_on(
     assert completed.returncode == 0  # the run's outcome; the heartbeat's failure is logged
     assert "could not write the heartbeat" in completed.stderr
     assert fifo.is_fifo()
+
+
+FORGED_RUN = "2026-12-03T10:00:00Z INFO collector: run ok: rows=1 appended=0 written=yes"
+
+
+def test_a_column_name_cannot_forge_a_log_line_or_a_heartbeat_line(
+    tmp_path: Path, out: Path
+) -> None:
+    """Issue 18, case 18: a failed run's message lists the columns; one named with a newline and
+    a fake "run ok" line printed that line. One run, one log line, whatever the table holds."""
+    db = make_database(
+        tmp_path / "c.db",
+        [(1, "a")],
+        f'CREATE TABLE customers (id INTEGER PRIMARY KEY, "x\n{FORGED_RUN}" TEXT)',
+    )
+    heartbeat = tmp_path / "hb"
+    completed = once(db, out, heartbeat)
+    assert completed.returncode == 1
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1, lines
+    columns = f"(it has: id, x\\n{FORGED_RUN})"
+    assert lines[0].endswith(
+        f"ERROR collector: run failed: the 'customers' table has no 'job' column {columns}"
+    )
+    text = heartbeat.read_text(encoding="ascii")
+    assert len(text.splitlines()) == len(parse_heartbeat(text))
+    assert parse_heartbeat(text)["status"] == "failed"
