@@ -23,7 +23,7 @@ from collector.diff import Comparison, Written
 from collector.lock import run_lock
 from collector.source import BATCH_ROWS, FileIdentity, TableReader
 from collector.state import RunState, load_summary, load_written, save_state
-from servicekit.files import atomic_writer, remove_stale_temp_files
+from servicekit.files import atomic_writer, not_a_regular_file, remove_stale_temp_files
 from servicekit.runs import RunError, first_ids, on_os_error
 
 CUSTOMERS_CSV = "customers.csv"
@@ -70,6 +70,11 @@ def run_once(database: Path, output: Path) -> RunResult:
         raise RunError(f"output directory not found: {output}")
     paths = OutputPaths(output)
     with run_lock(paths.lock), _cyclic_gc_paused():
+        for target in (paths.customers, paths.snapshot, paths.state, paths.torn):
+            with on_os_error(f"cannot read {target.parent}"):
+                kind = not_a_regular_file(target)
+            if kind:  # a FIFO would make the run wait forever, the lock held
+                raise RunError(f"{target} is {kind}, not a regular file; it is left alone")
         for target in (paths.customers, paths.snapshot, paths.state):
             with on_os_error(f"cannot remove the temp files a killed run left for {target}"):
                 remove_stale_temp_files(target)

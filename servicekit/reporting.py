@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from servicekit.files import atomic_writer
+from servicekit.files import atomic_writer, not_a_regular_file
 from servicekit.runs import STATUS_BUSY, STATUS_OK, RunOutcome
 
 LOG_FORMAT = "%(asctime)sZ %(levelname)s %(name)s: %(message)s"
@@ -148,27 +148,10 @@ def previous_success(path: Path) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _kind(mode: int) -> str | None:
-    """What a file that is not a regular file is, in words; None for a regular file."""
-    if stat.S_ISREG(mode):
-        return None
-    kinds = (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    )
-    return next((words for test, words in kinds if test(mode)), "not a regular file")
-
-
 def _refuse_unless_regular(path: Path) -> None:
     """Raise unless ``path`` is a regular file or absent: a FIFO, a directory or a device there
     is not the heartbeat's to read or replace."""
-    try:
-        kind = _kind(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return
+    kind = not_a_regular_file(path)
     if kind is not None:
         raise OSError(f"it is {kind}, not a regular file")
 

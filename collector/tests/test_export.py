@@ -457,42 +457,60 @@ def output_files(out: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize(
-    ("blocked", "torn"),
-    [
-        (SNAPSHOT_CSV, b""),
-        (STATE_FILE, b""),
-        (SNAPSHOT_CSV, b'9,"half a rec'),
-        (STATE_FILE, b'9,"half a rec'),
-        (TORN_FILE, b'9,"half a rec'),
-    ],
-)
+@pytest.mark.parametrize("blocked", [SNAPSHOT_CSV, STATE_FILE])
+@pytest.mark.parametrize("torn", [b"", b'9,"half a rec'])
 def test_a_run_that_fails_after_appending_changes_no_output_file(
-    tmp_path: Path, out: Path, blocked: str, torn: bytes
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, blocked: str, torn: bytes
 ) -> None:
-    """The snapshot or the state cannot be replaced (a directory stands there): the failed run
-    leaves every output as it found it. The snapshot stays the old one (it once held the new
-    customer, who then never reached customers.csv if deleted before the next run), and a torn
-    tail it cut goes back, with customers.csv.torn as it was."""
+    """The snapshot or the state cannot be replaced (a directory appears there as the state is
+    saved): the failed run leaves every output as it found it. The snapshot stays the old one
+    (it once held the new customer, who then never reached customers.csv if deleted before the
+    next run), and a torn tail it cut goes back, with customers.csv.torn as it was."""
     db = make_database(tmp_path / "c.db", generated_rows(1, 5))
     run_once(db, out)
     with open(out / CUSTOMERS_CSV, "ab") as stream:
         stream.write(torn)
     execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
-    (out / blocked).unlink(missing_ok=True)
-    (out / blocked).mkdir()
     before = output_files(out)
-    with pytest.raises(
-        RunError, match=f"^cannot .* {re.escape(str(out / blocked))}: Is a directory$"
-    ):
+    save_state = export.save_state
+
+    def block_then_save(*args: object) -> None:
+        (out / blocked).unlink()
+        (out / blocked).mkdir()
+        save_state(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("collector.export.save_state", block_then_save)
+    message = f"^cannot write {re.escape(str(out / blocked))}: Is a directory$"
+    with pytest.raises(RunError, match=message):
         run_once(db, out)
-    assert output_files(out) == before
-    left = {path.name for path in out.iterdir()}
-    assert left == {*before, blocked, LOCK_FILE, STATE_FILE}  # and no temp file
     (out / blocked).rmdir()
+    if blocked == SNAPSHOT_CSV:  # the old one, as the test's setup moved it away
+        (out / blocked).write_bytes(before[blocked])
+    assert output_files(out) == before
+    left = {path.name for path in out.iterdir()} - {STATE_FILE}
+    assert left == {*before, LOCK_FILE}  # and no temp file
+    monkeypatch.undo()
     result = run_once(db, out)
     assert (result.appended, result.torn_bytes_removed) == (1, len(torn))
     assert read_records(out / CUSTOMERS_CSV)[-1][0] == "50"
+
+
+@pytest.mark.parametrize("blocked", [SNAPSHOT_CSV, STATE_FILE, TORN_FILE])
+def test_a_directory_where_an_output_belongs_is_refused_before_anything_is_written(
+    tmp_path: Path, out: Path, blocked: str
+) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    run_once(db, out)
+    with open(out / CUSTOMERS_CSV, "ab") as stream:
+        stream.write(b"9,torn")
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    (out / blocked).unlink(missing_ok=True)
+    (out / blocked).mkdir()
+    before = output_files(out)
+    message = f"^{re.escape(str(out / blocked))} is a directory, not a regular file; it is left"
+    with pytest.raises(RunError, match=message):
+        run_once(db, out)
+    assert output_files(out) == before
 
 
 def test_a_full_disk_after_the_snapshot_is_written_changes_no_output_file(
@@ -520,12 +538,12 @@ def test_a_full_disk_after_the_snapshot_is_written_changes_no_output_file(
     assert run_once(db, out).appended == 1
 
 
-def test_a_first_run_that_fails_leaves_no_customers_csv(tmp_path: Path, out: Path) -> None:
+def test_a_first_run_that_fails_leaves_no_customers_csv(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = make_database(tmp_path / "c.db", generated_rows(1, 5))
-    (out / SNAPSHOT_CSV).mkdir()
-    with pytest.raises(
-        RunError, match=f"^cannot write {re.escape(str(out / SNAPSHOT_CSV))}: Is a directory$"
-    ):
+    fail_fsync_once(monkeypatch, SNAPSHOT_CSV)
+    with pytest.raises(RunError, match=f"^cannot write {re.escape(str(out / SNAPSHOT_CSV))}: "):
         run_once(db, out)
     assert not (out / CUSTOMERS_CSV).exists()
 

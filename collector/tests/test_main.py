@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV
+import pytest
+
+from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, STATE_FILE, TORN_FILE
 from collector.lock import run_lock
 from collector.tests.helpers import (
     AWKWARD_ROWS,
@@ -352,3 +354,27 @@ def test_a_column_name_cannot_forge_a_log_line_or_a_heartbeat_line(
     text = heartbeat.read_text(encoding="ascii")
     assert len(text.splitlines()) == len(parse_heartbeat(text))
     assert parse_heartbeat(text)["status"] == "failed"
+
+
+@pytest.mark.parametrize("name", [CUSTOMERS_CSV, SNAPSHOT_CSV, STATE_FILE, TORN_FILE])
+def test_a_fifo_among_the_outputs_is_refused_in_one_line_not_waited_on(
+    tmp_path: Path, out: Path, name: str
+) -> None:
+    """Opening a FIFO to read customers.csv or the state, or to append to customers.csv or its
+    .torn, waits for the other end: forever, the lock held. The timeout turns a regression into a
+    failure instead of a hung test run."""
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    assert once(db, out, tmp_path / "hb").returncode == 0
+    (out / CUSTOMERS_CSV).write_bytes((out / CUSTOMERS_CSV).read_bytes() + b"9,torn")
+    (out / name).unlink(missing_ok=True)
+    os.mkfifo(out / name)
+    completed = run_collector(
+        "--once", "--db", str(db), "--output-dir", str(out), timeout=20
+    )  # fmt: skip
+    assert completed.returncode == 1
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].endswith(
+        f"run failed: {out / name} is a FIFO (named pipe), not a regular file; it is left alone"
+    )
+    assert (out / name).is_fifo()
