@@ -117,7 +117,7 @@ def _update(table: TableReader, paths: OutputPaths, previous: RunState | None) -
         written, valid_end = Written.from_records([], []), None
     comparison = Comparison(written)
     appending = f"cannot {'write' if valid_end is None else 'append to'} {paths.customers}"
-    with ExitStack() as files:  # left in reverse order: the snapshot is published first
+    with ExitStack() as files:  # left in reverse: the snapshot moved into place, then the rest
         torn_bytes = files.enter_context(_torn_tail_cut(paths, valid_end))
         out = files.enter_context(_appending(paths.customers, valid_end, appending))
         files.enter_context(on_os_error(f"cannot write {paths.snapshot}"))
