@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -292,3 +293,18 @@ def test_a_run_still_going_when_the_next_is_due_is_logged_in_the_services_own_wo
     assert not [
         r for r in caplog.records if "maximum number of running instances" in r.getMessage()
     ]
+
+
+def test_a_run_skipped_after_the_last_one_finished_is_not_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The scheduler's event may come just after the long run ended: there is nothing to say."""
+    daemon = Daemon(SERVICE, Runs(OK), 300, tmp_path / "hb")
+    event = JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, JOB_ID, "default", [])
+    daemon.run_started = datetime.now(timezone.utc) - timedelta(seconds=42)
+    daemon._log_skipped_run(event)
+    assert caplog.messages[-1].startswith("run skipped: the run started at ")
+    assert " is still in progress after 42s; next run at " in caplog.messages[-1]
+    daemon.run_started = None
+    daemon._log_skipped_run(event)
+    assert len(caplog.messages) == 1

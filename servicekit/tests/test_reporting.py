@@ -24,6 +24,7 @@ from servicekit.reporting import (
     format_heartbeat,
     one_line,
     parse_heartbeat,
+    previous_success,
     report,
     write_heartbeat,
 )
@@ -310,3 +311,15 @@ def test_an_ipam_text_id_holding_a_newline_stays_in_its_run_line(tmp_path: Path)
     lines = completed.stderr.splitlines()
     assert len(lines) == 1, lines
     assert f" invalid_ids=a\\n{one_line(FORGED)} duration=" in lines[0]
+
+
+def test_the_last_success_is_not_read_from_a_fifo_put_there_after_the_check(
+    tmp_path: Path,
+) -> None:
+    """previous_success opens without blocking and reads only a regular file: a FIFO that
+    replaced the heartbeat between the check and the read has no last success."""
+    fifo = tmp_path / "hb"
+    os.mkfifo(fifo)
+    with readers_released(fifo) as waited:
+        assert previous_success(fifo) is None
+    assert waited == []
