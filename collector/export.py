@@ -3,7 +3,8 @@
 customers.csv is append-only: a row is written once, the first time its key is seen, and never
 rewritten. Rows the table changed or deleted since are counted and logged, not touched. The
 snapshot is the whole current table, replaced atomically whenever the table may have changed.
-A run that fails leaves customers.csv as it found it, a torn tail aside (see ``_cut_torn_tail``).
+A run that fails at any step changes no output: the snapshot is published last, once nothing
+else can fail, and customers.csv (and customers.csv.torn) are put back as the run found them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import os
 from array import array
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -22,8 +23,8 @@ from collector.diff import Comparison, Written
 from collector.lock import run_lock
 from collector.source import BATCH_ROWS, FileIdentity, TableReader
 from collector.state import RunState, load_summary, load_written, save_state
-from servicekit.files import atomic_writer, remove_stale_temp_files
-from servicekit.runs import RunError, first_ids
+from servicekit.files import atomic_writer, not_a_regular_file, remove_stale_temp_files
+from servicekit.runs import RunError, first_ids, on_os_error
 
 CUSTOMERS_CSV = "customers.csv"
 SNAPSHOT_CSV = "customers_snapshot.csv"
@@ -69,8 +70,14 @@ def run_once(database: Path, output: Path) -> RunResult:
         raise RunError(f"output directory not found: {output}")
     paths = OutputPaths(output)
     with run_lock(paths.lock), _cyclic_gc_paused():
+        for target in (paths.customers, paths.snapshot, paths.state, paths.torn):
+            with on_os_error(f"cannot read {target.parent}"):
+                kind = not_a_regular_file(target)
+            if kind:  # a FIFO would make the run wait forever, the lock held
+                raise RunError(f"{target} is {kind}, not a regular file; it is left alone")
         for target in (paths.customers, paths.snapshot, paths.state):
-            remove_stale_temp_files(target)
+            with on_os_error(f"cannot remove the temp files a killed run left for {target}"):
+                remove_stale_temp_files(target)
         with TableReader(database) as table:
             previous = load_summary(paths.state)
             if previous and previous.nothing_changed(table, paths.customers, paths.snapshot):
@@ -95,38 +102,54 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 def _update(table: TableReader, paths: OutputPaths, previous: RunState | None) -> RunResult:
     """Append the rows whose key customers.csv lacks (all of them to a new or empty file), and
-    write the snapshot, from one encoding of the table."""
+    write the snapshot, from one encoding of the table.
+
+    The snapshot is moved into place last, as its block ends, after the state is saved: one
+    published first by a run that then failed once showed customers customers.csv never got. A
+    state saved by a run that then failed describes files that run did not leave: never used.
+    """
     header = encode_header(table.shape.header)
-    torn_bytes = 0
-    if paths.customers.exists() and paths.customers.stat().st_size:
+    with on_os_error(f"cannot read {paths.customers}"):
+        existing = paths.customers.exists() and paths.customers.stat().st_size > 0
+    if existing:
         written, valid_end = _written(previous, table, paths)
-        torn_bytes = _cut_torn_tail(paths.customers, valid_end, paths.torn)
     else:
         written, valid_end = Written.from_records([], []), None
     comparison = Comparison(written)
-    with _appending(paths.customers, valid_end) as out:
-        if valid_end is None:
-            out.write(header)
-        with atomic_writer(paths.snapshot) as snapshot:
-            snapshot.write(header)
-            for batch in _encoded_batches(table):
-                new = comparison.add(batch)
-                data = batch.data()
-                snapshot.write(data)
-                if new:
+    appending = f"cannot {'write' if valid_end is None else 'append to'} {paths.customers}"
+    with ExitStack() as files:  # left in reverse: the snapshot moved into place, then the rest
+        torn_bytes = files.enter_context(_torn_tail_cut(paths, valid_end))
+        out = files.enter_context(_appending(paths.customers, valid_end, appending))
+        files.enter_context(on_os_error(f"cannot write {paths.snapshot}"))
+        snapshot = files.enter_context(atomic_writer(paths.snapshot))
+        snapshot.write(header)
+        with on_os_error(appending):
+            if valid_end is None:
+                out.write(header)
+        for batch in _encoded_batches(table):
+            new = comparison.add(batch)
+            data = batch.data()
+            snapshot.write(data)
+            if new:
+                with on_os_error(appending):
                     out.write(data if len(new) == len(batch.records) else batch.data(new))
-        out.flush()
-        os.fsync(out.fileno())
+        snapshot.flush()
+        with on_os_error(appending):
+            out.flush()
+            os.fsync(out.fileno())
         state = RunState(
             database=table.version,
             header=table.shape.header,
+            key_position=table.shape.key_position,
             customers_csv=FileIdentity.of_status(os.fstat(out.fileno())),
-            snapshot=FileIdentity.of_status(paths.snapshot.stat()),
+            # The temp file's: the rename keeps its device, inode, size and mtime.
+            snapshot=FileIdentity.of_status(os.fstat(snapshot.fileno())),
             rows=comparison.rows,
             changed=comparison.changed,
             deleted=comparison.deleted(),
         )
-        save_state(paths.state, state, comparison.written_after())
+        with on_os_error(f"cannot write {paths.state}"):
+            save_state(paths.state, state, comparison.written_after())
     appended = len(comparison.new_keys)
     return RunResult(state.rows, appended, state.changed, state.deleted, True, torn_bytes)
 
@@ -142,52 +165,101 @@ def _written(
             return written, previous.customers_csv.size
     scan = CsvScan(paths.customers, table.shape.header)
     keys, fingerprints = array("q"), array("I")
-    for batch in scan.batches(table.shape.key_position, BATCH_ROWS):
-        keys += batch.keys
-        fingerprints += batch.fingerprints
+    with on_os_error(f"cannot read {paths.customers}"):
+        for batch in scan.batches(table.shape.key_position, BATCH_ROWS):
+            keys += batch.keys
+            fingerprints += batch.fingerprints
     return Written.from_records(keys, fingerprints), scan.valid_end
 
 
-def _cut_torn_tail(path: Path, valid_end: int, keep_in: Path) -> int:
-    """Cut an interrupted append off customers.csv (even when no row is to be added). A record
-    not ended by CRLF may be cut short anywhere, so it cannot be kept in place; its bytes are
-    appended to ``keep_in`` first, so that a record a person left without its final line break
-    (and deleted from the table since) is not lost."""
-    torn_bytes = path.stat().st_size - valid_end
-    if torn_bytes:
-        with open(path, "rb") as source, open(keep_in, "ab") as kept:
+@contextmanager
+def _torn_tail_cut(paths: OutputPaths, valid_end: int | None) -> Iterator[int]:
+    """Cut an interrupted append off customers.csv (even when no row is to be added) for the
+    block, which gets the number of bytes cut. A record not ended by CRLF may be cut short
+    anywhere, so it cannot be kept in place; its bytes are appended to customers.csv.torn first,
+    so that a record a person left without its final line break (and deleted from the table
+    since) is not lost. If the block fails, the bytes go back to the end of customers.csv and
+    customers.csv.torn is cut back to its old length: a failed run changes no output."""
+    tail = b""
+    if valid_end is not None:
+        with on_os_error(f"cannot read {paths.customers}"), open(paths.customers, "rb") as source:
             source.seek(valid_end)
-            kept.write(source.read())
-            kept.flush()
-            os.fsync(kept.fileno())
+            tail = source.read()
+    if not tail:
+        yield 0
+        return
+    kept_before = _keep_torn_tail(paths.torn, tail)
+    try:
+        with on_os_error(f"cannot cut the incomplete last record off {paths.customers}"):
+            os.truncate(paths.customers, valid_end or 0)
         log.warning(
             "%s ended with %d bytes of an incomplete record (an interrupted append); "
             "cut back to the last complete record at byte %d, the cut bytes kept in %s",
-            path,
-            torn_bytes,
+            paths.customers,
+            len(tail),
             valid_end,
-            keep_in,
+            paths.torn,
         )
-        os.truncate(path, valid_end)
-    return torn_bytes
+        yield len(tail)
+    except BaseException:
+        _put_torn_tail_back(paths, valid_end or 0, tail, kept_before)
+        raise
+
+
+def _keep_torn_tail(torn: Path, tail: bytes) -> int | None:
+    """Append ``tail`` to customers.csv.torn, durably; its length before (None: no file yet).
+    A failed append takes back what it wrote."""
+    with on_os_error(f"cannot keep the incomplete last record in {torn}"):
+        try:
+            before: int | None = torn.stat().st_size
+        except FileNotFoundError:
+            before = None
+        try:
+            with open(torn, "ab") as kept:
+                kept.write(tail)
+                kept.flush()
+                os.fsync(kept.fileno())
+        except BaseException:
+            _cut_back(torn, before)
+            raise
+    return before
+
+
+def _put_torn_tail_back(paths: OutputPaths, valid_end: int, tail: bytes, torn: int | None) -> None:
+    """Undo ``_torn_tail_cut`` for a failed run; its copy goes only once the tail is back."""
+    with suppress(OSError):  # nothing is lost if this fails: the tail is in customers.csv.torn
+        with open(paths.customers, "r+b") as stream:
+            stream.seek(valid_end)
+            stream.write(tail)
+            stream.truncate()
+            stream.flush()
+            os.fsync(stream.fileno())
+        _cut_back(paths.torn, torn)
+
+
+def _cut_back(path: Path, size: int | None) -> None:
+    """Cut a file this run appended to back to ``size``; remove it if the run created it."""
+    with suppress(OSError):
+        if size is None:
+            path.unlink(missing_ok=True)
+        else:
+            os.truncate(path, size)
 
 
 @contextmanager
-def _appending(path: Path, valid_end: int | None) -> Iterator[BinaryIO]:
+def _appending(path: Path, valid_end: int | None, doing: str) -> Iterator[BinaryIO]:
     """Append to customers.csv, or write it anew (``valid_end`` None). If the block fails (it
     covers the snapshot's replacement and the state's save too), the file is cut back to
     ``valid_end``, or removed if this run created it: a failed run leaves it as it found it."""
     existed = path.exists()
-    stream = open(path, "ab")  # noqa: SIM115 (closed below on every path)
+    with on_os_error(doing):
+        stream = open(path, "ab")  # noqa: SIM115 (closed below on every path)
     try:
         yield stream
     except BaseException:
         with suppress(OSError):  # the disk that failed the writes may fail this flush
             stream.close()
-        if existed:
-            os.truncate(path, valid_end or 0)
-        else:
-            path.unlink(missing_ok=True)
+        _cut_back(path, (valid_end or 0) if existed else None)
         raise
     finally:
         stream.close()

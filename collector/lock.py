@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from servicekit.runs import RunBusyError
+from servicekit.runs import RunBusyError, on_os_error
 
 
 @contextmanager
 def run_lock(path: Path) -> Iterator[None]:
     """Hold the lock for the block, or raise RunBusyError at once if another run holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    with on_os_error(f"cannot open the run lock {path}"):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -169,9 +169,12 @@ class TableReader:
         columns = ", ".join(map(quote_identifier, self.shape.columns))
         key = quote_identifier(self.shape.columns[self.shape.key_position])
         query = f"SELECT {columns} FROM {quote_identifier(TABLE)} ORDER BY {key}"
-        cursor = self._connection.execute(query)
-        while batch := cursor.fetchmany(size):
-            yield batch
+        try:
+            cursor = self._connection.execute(query)
+            while batch := cursor.fetchmany(size):
+                yield batch
+        except sqlite3.Error as error:  # damage past the pages the schema is read from
+            raise unreadable(self.path, error) from error
 
     def __exit__(self, *exc_info: object) -> None:
         self._closing.close()

@@ -11,6 +11,11 @@ The file starts with one JSON line, the summary; a run that finds nothing change
 The fingerprints and keys follow as the raw bytes of their arrays, in this machine's byte order (a
 state moved to another machine already fails the device and inode check). The summary holds the
 CRC-32 of what follows it: keys read wrong would make rows already in customers.csv look new.
+
+The keys are the values of one column of customers.csv, so the summary records which (``header``
+and ``key_position``): a table replaced by one with the same header and another key column must not
+be compared with the old column's values, which once appended rows twice and kept a new one out.
+Everything else a run's output depends on is in the files the identities describe.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from collector.diff import Written
 from collector.source import DatabaseVersion, FileIdentity, TableReader
 from servicekit.files import atomic_writer
 
-STATE_VERSION = 5
+STATE_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class RunState:
 
     database: DatabaseVersion | None  # None: no shortcut (WAL mode, or the file was replaced)
     header: tuple[str, ...]
+    key_position: int  # the header's key column: the recorded keys are that column's values
     customers_csv: FileIdentity
     snapshot: FileIdentity
     rows: int
@@ -41,9 +47,11 @@ class RunState:
     deleted: int
 
     def describes_customers_csv(self, table: TableReader, customers_csv: Path) -> bool:
-        """Whether this is the very customers.csv the state recorded, with the table's columns."""
+        """Whether this is the very customers.csv the state recorded, with the table's columns
+        and key column (the recorded keys stand for the values of that one column)."""
         return (
             self.header == table.shape.header
+            and self.key_position == table.shape.key_position
             and FileIdentity.of(customers_csv) == self.customers_csv
         )
 
@@ -68,6 +76,7 @@ def load_summary(path: Path) -> RunState | None:
         return RunState(
             database=db and DatabaseVersion(db["change_counter"], FileIdentity(**db["file"])),
             header=tuple(data["header"]),
+            key_position=data["key_position"],
             customers_csv=FileIdentity(**data["customers_csv"]),
             snapshot=FileIdentity(**data["snapshot"]),
             rows=data["rows"],

@@ -9,6 +9,9 @@
   A success goes back to the regular schedule, so a fixed cause (database back, permissions
   fixed) shows as healthy within about 25 s, with no restart.
 - SIGTERM and SIGINT let the run in progress finish, then the process exits 0 (``docker stop``).
+- A run still going when the next is due (waiting for a writer's lock on the database, say)
+  makes the scheduler skip that one: the daemon says so in its own line, with the run and how
+  long it has taken so far, and APScheduler's line for it, in its own format, is kept out.
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 
-from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_SCHEDULER_STARTED,
+    JobSubmissionEvent,
+    SchedulerEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -30,7 +38,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from servicekit.cli import Settings
-from servicekit.reporting import report
+from servicekit.reporting import iso_utc, report
 from servicekit.runs import STATUS_BUSY, STATUS_FAILED, RunOutcome, RunResult, perform_run
 
 JOB_ID = "run"
@@ -61,6 +69,7 @@ class Daemon:
         self.interval_seconds = interval_seconds
         self.heartbeat = heartbeat
         self.failures = 0  # failed runs in a row
+        self.run_started: datetime | None = None  # when the run in progress began
         self.reported = False  # whether any run has done its work (succeeded or failed)
         self.stop_requested = False
         self.finished = False
@@ -82,7 +91,11 @@ class Daemon:
 
     def run_and_report(self) -> None:
         """One scheduled run; never raises (perform_run turns every error into an outcome)."""
-        outcome = self.perform_run()
+        self.run_started = datetime.now(timezone.utc)
+        try:
+            outcome = self.perform_run()
+        finally:
+            self.run_started = None
         if outcome.status != STATUS_BUSY:
             self.failures = self.failures + 1 if outcome.status == STATUS_FAILED else 0
             self.reported = True
@@ -91,6 +104,19 @@ class Daemon:
         retrying = self.failures or not self.reported
         next_attempt = self._schedule_retry() if retrying else self.next_regular_run()
         report(self.service, outcome, self.heartbeat, self.interval_seconds, next_attempt)
+
+    def _log_skipped_run(self, event: JobSubmissionEvent) -> None:
+        """The scheduler's run skipped because the last one still runs, in the service's words."""
+        started = self.run_started
+        if started is None:  # finished in the meantime
+            return
+        seconds = round((datetime.now(timezone.utc) - started).total_seconds())
+        self.log.warning(
+            "run skipped: the run started at %s is still in progress after %ds; next run at %s",
+            iso_utc(started),
+            seconds,
+            iso_utc(self.next_regular_run()),
+        )
 
     def next_regular_run(self) -> datetime:
         """Asked of the trigger: the job's next_run_time may not be advanced yet while it runs,
@@ -127,6 +153,9 @@ class Daemon:
         watcher = threading.Thread(target=self._stop_on_signal, name="signals", daemon=True)
         watcher.start()
         self.scheduler.add_listener(self._stop_if_requested, EVENT_SCHEDULER_STARTED)
+        self.scheduler.add_listener(self._log_skipped_run, EVENT_JOB_MAX_INSTANCES)
+        scheduler_log = logging.getLogger("apscheduler.scheduler")
+        scheduler_log.addFilter(_without_skipped_run_line)
         self.log.info(
             "started: %s every %ds, heartbeat %s",
             description,
@@ -144,6 +173,7 @@ class Daemon:
             while set(signal.sigpending()) & set(STOP_SIGNALS):  # a second signal: dropped
                 signal.sigtimedwait(STOP_SIGNALS, 0)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            scheduler_log.removeFilter(_without_skipped_run_line)
         self.log.info("stopped")
         return 0
 
@@ -167,6 +197,12 @@ class Daemon:
 
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def _without_skipped_run_line(record: logging.LogRecord) -> bool:
+    """Keeps APScheduler's own line for a skipped run out of the log (``_log_skipped_run`` says
+    it): it is in another format and does not say why."""
+    return not str(record.msg).startswith('Execution of job "%s" skipped: maximum number')
 
 
 def run_daemon(service: str, run: Callable[[], RunResult], settings: Settings) -> int:

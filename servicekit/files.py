@@ -30,6 +30,23 @@ def temp_name_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
+def not_a_regular_file(path: Path) -> str | None:
+    """What stands at ``path`` ("a FIFO (named pipe)", "a directory", ...) when it is there but
+    not a regular file; None for a regular file or nothing. Checked before a file is read or
+    written: opening a FIFO waits for its other end (forever, for a service's own files), and a
+    directory or a device is not a service's to replace."""
+    if path.is_file() or not path.exists():
+        return None
+    kinds = (
+        (path.is_dir, "a directory"),
+        (path.is_fifo, "a FIFO (named pipe)"),
+        (path.is_socket, "a socket"),
+        (path.is_char_device, "a character device"),
+        (path.is_block_device, "a block device"),
+    )
+    return next((words for is_kind, words in kinds if is_kind()), "not a regular file")
+
+
 @contextmanager
 def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     """Write a file in a temp file beside ``path``, fsync it and move it into place in one step.

@@ -3,21 +3,41 @@
 The heartbeat is what ``healthcheck.sh`` reads with plain ``sh``: one ``key=value`` per line,
 ASCII, no quoting, no value with a newline. It is replaced atomically (``atomic_writer``), so the
 check never reads half a file. Times are whole seconds since the epoch (``*_epoch``, what the
-script compares) and the same instant in ISO 8601 UTC, for people.
+script compares) and the same instant in ISO 8601 UTC, for people. It is read and replaced only
+when it is a regular file or absent: opening a FIFO to read it waited for a writer forever.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from servicekit.files import atomic_writer
+from servicekit.files import atomic_writer, not_a_regular_file
 from servicekit.runs import STATUS_BUSY, STATUS_OK, RunOutcome
 
 LOG_FORMAT = "%(asctime)sZ %(levelname)s %(name)s: %(message)s"
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character Python's repr escapes (line breaks, other C0 and C1 controls,
+    U+2028/2029, bidi controls, unassigned) written as that escape: a column named
+    "x\n2026-... INFO collector: run ok" or an id holding a newline must not start a line of
+    its own in the log or the heartbeat. Printable text, the usual case, is returned as is."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+class _OneLineFormatter(logging.Formatter):
+    """One record, one line, whatever its message holds (tracebacks, never logged, aside)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return one_line(super().formatMessage(record))
 
 
 def configure_logging(service: str) -> None:
@@ -26,7 +46,7 @@ def configure_logging(service: str) -> None:
     Set on this service's logger and APScheduler's, not on the root logger, so that the rest of
     the process (a test runner, say) keeps its own logging.
     """
-    formatter = logging.Formatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
+    formatter = _OneLineFormatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime  # this formatter only
     for name, level in ((service, logging.INFO), ("apscheduler", logging.WARNING)):
         logger = logging.getLogger(name)
@@ -82,7 +102,7 @@ def report(
     try:
         write_heartbeat(heartbeat, outcome, interval_seconds, next_attempt)
     except OSError as failure:
-        log.error("could not write the heartbeat %s: %s", heartbeat, failure)
+        log.error("could not write the heartbeat %s: %s", heartbeat, failure.strerror or failure)
 
 
 def format_heartbeat(
@@ -103,7 +123,9 @@ def format_heartbeat(
         "error": outcome.error,
         **outcome.details,
     }
-    return "".join(f"{key}={' '.join(str(value).split())}\n" for key, value in fields.items())
+    return "".join(
+        f"{key}={' '.join(one_line(str(value)).split())}\n" for key, value in fields.items()
+    )
 
 
 def parse_heartbeat(text: str) -> dict[str, str]:
@@ -112,18 +134,33 @@ def parse_heartbeat(text: str) -> dict[str, str]:
 
 
 def previous_success(path: Path) -> int | None:
-    """The last success an existing heartbeat records, so that a failed run keeps it."""
+    """The last success an existing heartbeat records, so that a failed run keeps it. Opened
+    without blocking and read only if it is a regular file (not a FIFO put there meanwhile)."""
     try:
-        value = parse_heartbeat(path.read_text(encoding="ascii")).get("last_success_epoch", "")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            text = stream.read().decode("ascii")
     except (OSError, UnicodeDecodeError):
         return None
+    value = parse_heartbeat(text).get("last_success_epoch", "")
     return int(value) if value.isdigit() else None
+
+
+def _refuse_unless_regular(path: Path) -> None:
+    """Raise unless ``path`` is a regular file or absent: a FIFO, a directory or a device there
+    is not the heartbeat's to read or replace."""
+    kind = not_a_regular_file(path)
+    if kind is not None:
+        raise OSError(f"it is {kind}, not a regular file")
 
 
 def write_heartbeat(
     path: Path, outcome: RunOutcome, interval_seconds: int, next_attempt: datetime | None = None
 ) -> None:
     """Replace the heartbeat atomically: readers see the previous file or this one."""
+    _refuse_unless_regular(path)
     now = int(time.time())
     success = now if outcome.status == STATUS_OK else previous_success(path)
     text = format_heartbeat(outcome, now, success, interval_seconds, next_attempt)

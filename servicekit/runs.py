@@ -9,7 +9,8 @@ its type. None of them escapes: the daemon must outlive whatever one run hits.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,6 +27,17 @@ class RunError(Exception):
 
 class RunBusyError(RunError):
     """Another run holds the lock: this run writes nothing."""
+
+
+@contextmanager
+def on_os_error(doing: str) -> Iterator[None]:
+    """Report an OSError in the block as a RunError that says what was being done:
+    ``cannot write output/customers_snapshot.csv: No space left on device``, where the bare
+    error (``OSError: [Errno 28] No space left on device``) names neither the file nor the step."""
+    try:
+        yield
+    except OSError as error:
+        raise RunError(f"{doing}: {error.strerror or error}") from error
 
 
 class RunResult(Protocol):

@@ -7,6 +7,7 @@ import errno
 import gc
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -298,7 +299,7 @@ def test_a_value_longer_than_the_csv_readers_default_limit_is_read_back(
 def test_a_run_failing_halfway_takes_back_what_it_appended(
     tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A full disk (or a database error) after some batches: customers.csv is left as found."""
+    """A database error after some batches (a full disk: below): customers.csv is left as found."""
     db = make_database(tmp_path / "c.db", generated_rows(1, 11))
     run_once(db, out)
     before = files(out)
@@ -313,11 +314,11 @@ def test_a_run_failing_halfway_takes_back_what_it_appended(
         calls.append(len(rows))
         if len(calls) == 3:
             assert (out / CUSTOMERS_CSV).stat().st_size > len(before[CUSTOMERS_CSV])
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise sqlite3.OperationalError("disk I/O error")
         return encode_batch(rows, key_position)
 
     monkeypatch.setattr("collector.export.encode_batch", encode_then_fail)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
         run_once(db, out)
     assert files(out) == before
     monkeypatch.undo()
@@ -446,29 +447,103 @@ def test_a_run_pauses_the_cyclic_gc_and_gives_it_back(
         gc.enable()
 
 
+def output_files(out: Path) -> dict[str, bytes]:
+    """Every regular file of the output directory, and its bytes, but the lock and the state (a
+    failed run may leave a state that describes files it did not leave: see test_state.py)."""
+    return {
+        path.name: path.read_bytes()
+        for path in sorted(out.iterdir())
+        if path.is_file() and path.name not in (LOCK_FILE, STATE_FILE)
+    }
+
+
 @pytest.mark.parametrize("blocked", [SNAPSHOT_CSV, STATE_FILE])
-def test_a_run_that_fails_after_appending_takes_the_append_back(
-    tmp_path: Path, out: Path, blocked: str
+@pytest.mark.parametrize("torn", [b"", b'9,"half a rec'])
+def test_a_run_that_fails_after_appending_changes_no_output_file(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, blocked: str, torn: bytes
 ) -> None:
-    """The snapshot or the state cannot be replaced (a directory stands there): the append the
-    run made before that is cut off again, so the failed run changed nothing."""
+    """The snapshot or the state cannot be replaced (a directory appears there as the state is
+    saved): the failed run leaves every output as it found it. The snapshot stays the old one
+    (it once held the new customer, who then never reached customers.csv if deleted before the
+    next run), and a torn tail it cut goes back, with customers.csv.torn as it was."""
     db = make_database(tmp_path / "c.db", generated_rows(1, 5))
     run_once(db, out)
-    before = (out / CUSTOMERS_CSV).read_bytes()
+    with open(out / CUSTOMERS_CSV, "ab") as stream:
+        stream.write(torn)
     execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
-    (out / blocked).unlink()
-    (out / blocked).mkdir()
-    with pytest.raises(IsADirectoryError):
+    before = output_files(out)
+    save_state = export.save_state
+
+    def block_then_save(*args: object) -> None:
+        (out / blocked).unlink()
+        (out / blocked).mkdir()
+        save_state(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("collector.export.save_state", block_then_save)
+    message = f"^cannot write {re.escape(str(out / blocked))}: Is a directory$"
+    with pytest.raises(RunError, match=message):
         run_once(db, out)
-    assert (out / CUSTOMERS_CSV).read_bytes() == before
     (out / blocked).rmdir()
+    if blocked == SNAPSHOT_CSV:  # the old one, as the test's setup moved it away
+        (out / blocked).write_bytes(before[blocked])
+    assert output_files(out) == before
+    left = {path.name for path in out.iterdir()} - {STATE_FILE}
+    assert left == {*before, LOCK_FILE}  # and no temp file
+    monkeypatch.undo()
+    result = run_once(db, out)
+    assert (result.appended, result.torn_bytes_removed) == (1, len(torn))
+    assert read_records(out / CUSTOMERS_CSV)[-1][0] == "50"
+
+
+@pytest.mark.parametrize("blocked", [SNAPSHOT_CSV, STATE_FILE, TORN_FILE])
+def test_a_directory_where_an_output_belongs_is_refused_before_anything_is_written(
+    tmp_path: Path, out: Path, blocked: str
+) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    run_once(db, out)
+    with open(out / CUSTOMERS_CSV, "ab") as stream:
+        stream.write(b"9,torn")
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    (out / blocked).unlink(missing_ok=True)
+    (out / blocked).mkdir()
+    before = output_files(out)
+    message = f"^{re.escape(str(out / blocked))} is a directory, not a regular file; it is left"
+    with pytest.raises(RunError, match=message):
+        run_once(db, out)
+    assert output_files(out) == before
+
+
+def test_a_full_disk_after_the_snapshot_is_written_changes_no_output_file(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC where the issue found it: room for the new snapshot, not for the state."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    run_once(db, out)
+    with open(out / CUSTOMERS_CSV, "ab") as stream:
+        stream.write(b"9,torn")
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    before = output_files(out)
+
+    def no_space(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("collector.export.save_state", no_space)
+    with pytest.raises(
+        RunError,
+        match=f"^cannot write {re.escape(str(out / STATE_FILE))}: No space left on device$",
+    ):
+        run_once(db, out)
+    assert output_files(out) == before
+    monkeypatch.undo()
     assert run_once(db, out).appended == 1
 
 
-def test_a_first_run_that_fails_leaves_no_customers_csv(tmp_path: Path, out: Path) -> None:
+def test_a_first_run_that_fails_leaves_no_customers_csv(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = make_database(tmp_path / "c.db", generated_rows(1, 5))
-    (out / SNAPSHOT_CSV).mkdir()
-    with pytest.raises(IsADirectoryError):
+    fail_fsync_once(monkeypatch, SNAPSHOT_CSV)
+    with pytest.raises(RunError, match=f"^cannot write {re.escape(str(out / SNAPSHOT_CSV))}: "):
         run_once(db, out)
     assert not (out / CUSTOMERS_CSV).exists()
 
@@ -478,3 +553,105 @@ def test_an_empty_customers_csv_is_a_file_with_no_records_yet(tmp_path: Path, ou
     (out / CUSTOMERS_CSV).touch()
     assert run_once(db, out).appended == len(AWKWARD_ROWS)
     assert read_records(out / CUSTOMERS_CSV) == [HEADER, *csv_text(AWKWARD_ROWS)]
+
+
+NUM_ID_SCHEMA = "CREATE TABLE customers (id INTEGER PRIMARY KEY, num INTEGER, job TEXT)"
+NUM_KEY_SCHEMA = "CREATE TABLE customers (id INTEGER, num INTEGER PRIMARY KEY, job TEXT)"
+
+
+@pytest.mark.parametrize("with_state", [True, False])
+def test_a_key_moved_to_another_column_is_read_from_the_file_not_the_state(
+    tmp_path: Path, out: Path, with_state: bool
+) -> None:
+    """Issue 18, case 1: the same header, another key column. The state's keys are the old
+    column's values; used for the new column, rows 1 and 2 came back and (3,1,'c') never did."""
+    db = make_database(tmp_path / "c.db", [(1, 100, "a"), (2, 200, "b")], NUM_ID_SCHEMA)
+    run_once(db, out)
+    db.unlink()
+    make_database(db, [(1, 100, "a"), (2, 200, "b"), (3, 1, "c")], NUM_KEY_SCHEMA)
+    if not with_state:
+        (out / STATE_FILE).unlink()
+    assert run_once(db, out).appended == 1
+    expected = [["id", "num", "occupation"], ["1", "100", "a"], ["2", "200", "b"], ["3", "1", "c"]]
+    assert read_records(out / CUSTOMERS_CSV) == expected
+    assert run_once(db, out).appended == 0
+    assert read_records(out / CUSTOMERS_CSV) == expected
+
+
+def fail_fsync_once(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The first fsync of ``name`` (or of a temp file for it) fails as on a full disk."""
+    real_fsync = os.fsync
+    failed: list[str] = []
+
+    def fsync(fd: int) -> None:
+        synced = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        if not failed and (synced == name or synced.startswith(f".{name}.")):
+            failed.append(synced)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+@pytest.mark.parametrize(
+    ("full", "step"),
+    [
+        (CUSTOMERS_CSV, "append to"),
+        (SNAPSHOT_CSV, "write"),
+        (STATE_FILE, "write"),
+        (TORN_FILE, "keep the incomplete last record in"),
+    ],
+)
+def test_a_full_disk_names_the_file_and_the_step_and_changes_no_output(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, full: str, step: str
+) -> None:
+    """Each file's fsync fails with ENOSPC in turn: the run fails with one line naming the file
+    and the step, as ipam's "cannot write output output/prefixes.json: ...", where it said only
+    "OSError: [Errno 28] No space left on device"."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    run_once(db, out)
+    with open(out / CUSTOMERS_CSV, "ab") as stream:
+        stream.write(b"9,torn")
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    before = output_files(out)
+    fail_fsync_once(monkeypatch, full)
+    message = f"^cannot {step} {re.escape(str(out / full))}: No space left on device$"
+    with pytest.raises(RunError, match=message):
+        run_once(db, out)
+    assert output_files(out) == before
+    assert not [path for path in out.iterdir() if path.name.endswith(".tmp")]
+    monkeypatch.undo()
+    assert run_once(db, out).appended == 1
+
+
+def test_a_full_disk_on_a_first_run_names_customers_csv_and_leaves_none(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    fail_fsync_once(monkeypatch, CUSTOMERS_CSV)
+    message = f"^cannot write {re.escape(str(out / CUSTOMERS_CSV))}: No space left on device$"
+    with pytest.raises(RunError, match=message):
+        run_once(db, out)
+    assert sorted(path.name for path in out.iterdir()) == [LOCK_FILE]
+
+
+def test_an_output_directory_that_refuses_the_lock_file_says_so(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
+    (out / LOCK_FILE).mkdir()
+    with pytest.raises(
+        RunError, match=f"^cannot open the run lock {re.escape(str(out / LOCK_FILE))}: "
+    ):
+        run_once(db, out)
+
+
+def test_a_database_damaged_past_its_schema_names_the_database(tmp_path: Path, out: Path) -> None:
+    """The schema reads fine and the rows do not: the error names the file, as at the start of
+    a run, not only "DatabaseError: database disk image is malformed"."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 2000))
+    data = bytearray(db.read_bytes())
+    page = 4096
+    data[5 * page : 6 * page] = b"\xff" * page
+    db.write_bytes(bytes(data))
+    with pytest.raises(RunError, match=f"^cannot read database {re.escape(str(db))}: "):
+        run_once(db, out)
+    assert sorted(path.name for path in out.iterdir()) == [LOCK_FILE]

@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV
+import pytest
+
+from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, STATE_FILE, TORN_FILE
 from collector.lock import run_lock
 from collector.tests.helpers import (
     AWKWARD_ROWS,
@@ -297,3 +299,82 @@ def test_a_daemon_started_while_another_run_holds_the_lock_is_healthy_soon_after
         code, stderr = stop(process)
     assert code == 0
     assert "run skipped: another collector run holds" in stderr
+
+
+def test_a_fifo_as_the_heartbeat_is_refused_in_one_line_not_waited_on(
+    tmp_path: Path, out: Path
+) -> None:
+    """Issue 18, case 6: reading the last success from a FIFO waited for a writer forever. The
+    timeout turns a regression into a failure instead of a hung test run."""
+    fifo = tmp_path / "hb"
+    os.mkfifo(fifo)
+    missing = tmp_path / "missing.db"  # a failed run reads the last success from the heartbeat
+    completed = run_collector(
+        "--once", "--db", str(missing), "--output-dir", str(out), "--heartbeat", str(fifo),
+        timeout=20,
+    )  # fmt: skip
+    assert completed.returncode == 1
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert "run failed: database not found" in lines[0]
+    assert lines[1].endswith(
+        f"ERROR collector: could not write the heartbeat {fifo}: it is a FIFO (named pipe), "
+        "not a regular file"
+    )
+    assert fifo.is_fifo()
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    completed = once(db, out, fifo)
+    assert completed.returncode == 0  # the run's outcome; the heartbeat's failure is logged
+    assert "could not write the heartbeat" in completed.stderr
+    assert fifo.is_fifo()
+
+
+FORGED_RUN = "2026-12-03T10:00:00Z INFO collector: run ok: rows=1 appended=0 written=yes"
+
+
+def test_a_column_name_cannot_forge_a_log_line_or_a_heartbeat_line(
+    tmp_path: Path, out: Path
+) -> None:
+    """Issue 18, case 18: a failed run's message lists the columns; one named with a newline and
+    a fake "run ok" line printed that line. One run, one log line, whatever the table holds."""
+    db = make_database(
+        tmp_path / "c.db",
+        [(1, "a")],
+        f'CREATE TABLE customers (id INTEGER PRIMARY KEY, "x\n{FORGED_RUN}" TEXT)',
+    )
+    heartbeat = tmp_path / "hb"
+    completed = once(db, out, heartbeat)
+    assert completed.returncode == 1
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1, lines
+    columns = f"(it has: id, x\\n{FORGED_RUN})"
+    assert lines[0].endswith(
+        f"ERROR collector: run failed: the 'customers' table has no 'job' column {columns}"
+    )
+    text = heartbeat.read_text(encoding="ascii")
+    assert len(text.splitlines()) == len(parse_heartbeat(text))
+    assert parse_heartbeat(text)["status"] == "failed"
+
+
+@pytest.mark.parametrize("name", [CUSTOMERS_CSV, SNAPSHOT_CSV, STATE_FILE, TORN_FILE])
+def test_a_fifo_among_the_outputs_is_refused_in_one_line_not_waited_on(
+    tmp_path: Path, out: Path, name: str
+) -> None:
+    """Opening a FIFO to read customers.csv or the state, or to append to customers.csv or its
+    .torn, waits for the other end: forever, the lock held. The timeout turns a regression into a
+    failure instead of a hung test run."""
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    assert once(db, out, tmp_path / "hb").returncode == 0
+    (out / CUSTOMERS_CSV).write_bytes((out / CUSTOMERS_CSV).read_bytes() + b"9,torn")
+    (out / name).unlink(missing_ok=True)
+    os.mkfifo(out / name)
+    completed = run_collector(
+        "--once", "--db", str(db), "--output-dir", str(out), timeout=20
+    )  # fmt: skip
+    assert completed.returncode == 1
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].endswith(
+        f"run failed: {out / name} is a FIFO (named pipe), not a regular file; it is left alone"
+    )
+    assert (out / name).is_fifo()

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -254,3 +255,56 @@ def test_a_scheduler_that_fails_to_start_releases_the_signal_thread(
         daemon.run("test")
     assert threading.active_count() == before  # the watcher has ended
     assert signal.pthread_sigmask(signal.SIG_BLOCK, set()) == mask  # the signals unblocked again
+
+
+def test_a_run_still_going_when_the_next_is_due_is_logged_in_the_services_own_words(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run waiting for the database lock past the next run's time: APScheduler logged
+    'Execution of job "run (...)" skipped: maximum number of running instances reached (1)', in
+    its own format and without saying why. The daemon says it, with the run and how long."""
+    caplog.set_level(logging.INFO)  # every logger: APScheduler's lines too
+
+    def skipped() -> list[logging.LogRecord]:
+        return [record for record in caplog.records if "skipped" in record.getMessage()]
+
+    def long_run() -> None:
+        if runs.calls > 1:
+            return
+        deadline = time.monotonic() + 20  # a regression fails the asserts below, never hangs
+        while not skipped() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    runs = Runs(OK, during=long_run)
+    daemon = Daemon(SERVICE, runs, 1, tmp_path / "hb")
+    assert daemon.run("test") == 0
+    records = skipped()
+    assert records
+    assert {(record.name, record.levelno) for record in records} == {(SERVICE, logging.WARNING)}
+    message = records[0].getMessage()
+    assert message.startswith("run skipped: the run started at ")
+    started = message.split()[6]
+    seconds_ago = -seconds_from_now(
+        datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    )
+    assert 0 <= seconds_ago < 60
+    assert " is still in progress after " in message
+    assert not [
+        r for r in caplog.records if "maximum number of running instances" in r.getMessage()
+    ]
+
+
+def test_a_run_skipped_after_the_last_one_finished_is_not_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The scheduler's event may come just after the long run ended: there is nothing to say."""
+    daemon = Daemon(SERVICE, Runs(OK), 300, tmp_path / "hb")
+    event = JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, JOB_ID, "default", [])
+    daemon.run_started = datetime.now(timezone.utc) - timedelta(seconds=42)
+    daemon._log_skipped_run(event)
+    assert caplog.messages[-1].startswith("run skipped: the run started at ")
+    assert " is still in progress after 42s; next run at " in caplog.messages[-1]
+    daemon.run_started = None
+    daemon._log_skipped_run(event)
+    assert len(caplog.messages) == 1

@@ -71,7 +71,10 @@ def test_a_fresh_successful_run_is_healthy(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
-        ({"status": "failed"}, "did not succeed: status=failed database not found: /x second"),
+        (
+            {"status": "failed"},
+            r"did not succeed: status=failed database not found: /x\\nsecond line",
+        ),
         ({"status": "anything"}, "did not succeed: status=anything"),
         ({"status": "failed", "success_age": None}, "did not succeed"),
         # The clock may tick between writing the heartbeat and the check: 371 s old or a bit more.

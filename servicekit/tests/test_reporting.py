@@ -5,21 +5,31 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from servicekit.reporting import (
     configure_logging,
     format_heartbeat,
+    one_line,
     parse_heartbeat,
+    previous_success,
     report,
     write_heartbeat,
 )
 from servicekit.runs import STATUS_BUSY, STATUS_FAILED, STATUS_OK, RunOutcome
+from servicekit.tests.helpers import REPO_ROOT
 
 SERVICE = "svc"
 
@@ -43,7 +53,7 @@ def test_the_heartbeat_is_key_value_lines_that_sh_can_read() -> None:
     assert pairs["last_attempt"] == "2023-11-14T22:13:20Z"
     assert pairs["last_success_epoch"] == ""
     assert pairs["interval_seconds"] == "300"
-    assert pairs["error"] == "bad thing = here"  # one line, whatever the message
+    assert pairs["error"] == "bad\\nthing = here"  # one line, whatever the message
     assert pairs["rows"] == "3"
 
 
@@ -172,3 +182,144 @@ def test_log_lines_are_utc_time_level_service_and_message_once_however_often_con
     assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 60  # UTC, not local
     assert lines[1].endswith("Z WARNING apscheduler.scheduler: Run time of job was missed")
     assert logging.getLogger().handlers == root_handlers  # the root logger is left alone
+
+
+@contextmanager
+def readers_released(fifo: Path) -> Iterator[list[str]]:
+    """Opens ``fifo`` for writing whenever a reader waits on it, and says so in the list: a
+    regression then fails the test instead of hanging it."""
+    waited: list[str] = []
+    done = threading.Event()
+
+    def release() -> None:
+        while not done.wait(0.05):
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: no reader is waiting
+                continue
+            waited.append("a reader waited on the FIFO")
+            os.close(fd)
+
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    try:
+        yield waited
+    finally:
+        done.set()
+        thread.join()
+
+
+@pytest.mark.parametrize("outcome", [FAILED, OK])
+def test_a_heartbeat_that_is_a_fifo_is_neither_read_nor_replaced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, outcome: RunOutcome
+) -> None:
+    """A failed run reads the last success from the heartbeat: from a FIFO that waited for a
+    writer forever. A directory, a socket or a device is not the heartbeat's to replace either."""
+    fifo = tmp_path / "hb"
+    os.mkfifo(fifo)
+    with readers_released(fifo) as waited:
+        report(SERVICE, outcome, fifo, 300)
+    assert waited == []
+    assert caplog.messages[-1] == (
+        f"could not write the heartbeat {fifo}: it is a FIFO (named pipe), not a regular file"
+    )
+    assert fifo.is_fifo()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["hb"]
+
+
+def test_a_heartbeat_that_is_a_directory_is_named_as_such(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "hb").mkdir()
+    report(SERVICE, FAILED, tmp_path / "hb", 300)
+    assert caplog.messages[-1].endswith(": it is a directory, not a regular file")
+    assert list((tmp_path / "hb").iterdir()) == []
+
+
+FORGED = "x\n2026-12-03T10:00:00Z INFO collector: run ok: rows=1 written=yes"
+
+
+@given(st.text())
+def test_one_line_leaves_no_line_break_or_control_and_keeps_printable_text(text: str) -> None:
+    line = one_line(text)
+    assert line.isprintable()  # no line break of any kind (str.splitlines's), no control
+    assert len(line.splitlines()) <= 1
+    if text.isprintable():
+        assert line == text
+    else:  # each character that is not kept becomes its escape, at least two characters
+        assert len(line) > len(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (FORGED, "x\\n2026-12-03T10:00:00Z INFO collector: run ok: rows=1 written=yes"),
+        (
+            "a\rb\x00c\x1b[31md\x85e\u2028f\u2029g\tZoë",
+            "a\\rb\\x00c\\x1b[31md\\x85e\\u2028f\\u2029g\\tZoë",
+        ),
+    ],
+)
+def test_one_line_escapes_what_would_break_or_colour_a_line(text: str, line: str) -> None:
+    assert one_line(text) == line
+
+
+@pytest.mark.usefixtures("restore_loggers")
+def test_a_message_holding_line_breaks_is_one_log_line_and_one_heartbeat_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(SERVICE)
+    outcome = RunOutcome(STATUS_FAILED, {"invalid_ids": "1,a\nb"}, error=f"no 'job' in {FORGED}")
+    report(SERVICE, outcome, tmp_path / "hb", 300)
+    logging.getLogger(SERVICE).warning("%d rows, keys %s", 2, "3,\u2028x")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].endswith(f"ERROR svc: run failed: no 'job' in {one_line(FORGED)}")
+    assert lines[1].endswith("WARNING svc: 2 rows, keys 3,\\u2028x")
+    text = (tmp_path / "hb").read_text(encoding="ascii")
+    assert len(text.splitlines()) == len(parse_heartbeat(text))  # every line a key=value
+    beat = parse_heartbeat(text)
+    assert beat["error"] == f"no 'job' in {one_line(FORGED)}"
+    assert beat["invalid_ids"] == "1,a\\nb"
+
+
+def test_an_ipam_text_id_holding_a_newline_stays_in_its_run_line(tmp_path: Path) -> None:
+    """ipam's run line lists the ids of invalid rows: a TEXT id with a newline split it in two, and
+    could forge a line of its own."""
+    db = tmp_path / "p.db"
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE prefixes (id TEXT PRIMARY KEY, prefix TEXT)")
+        connection.execute("INSERT INTO prefixes VALUES (?, 'not a prefix')", (f"a\n{FORGED}",))
+    connection.close()
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ipam",
+            "--once",
+            "--db",
+            str(db),
+            "--output",
+            str(tmp_path / "p.json"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert f" invalid_ids=a\\n{one_line(FORGED)} duration=" in lines[0]
+
+
+def test_the_last_success_is_not_read_from_a_fifo_put_there_after_the_check(
+    tmp_path: Path,
+) -> None:
+    """previous_success opens without blocking and reads only a regular file: a FIFO that
+    replaced the heartbeat between the check and the read has no last success."""
+    fifo = tmp_path / "hb"
+    os.mkfifo(fifo)
+    with readers_released(fifo) as waited:
+        assert previous_success(fifo) is None
+    assert waited == []

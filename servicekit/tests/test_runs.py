@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from servicekit.runs import (
     RunError,
     RunOutcome,
     first_ids,
+    on_os_error,
     perform_run,
 )
 
@@ -84,3 +86,12 @@ def test_a_long_list_of_ids_is_cut_short() -> None:
     assert first_ids(list(range(1, 7))) == "1,2,3,4,5,+1more"
     assert first_ids(list(range(1, 49))) == "1,2,3,4,5,+43more"
     assert first_ids(["a", None, 2.5], shown=2) == "a,None,+1more"
+
+
+def test_an_os_error_says_what_was_being_done_and_other_errors_pass() -> None:
+    with pytest.raises(RunError) as caught, on_os_error("cannot write out/state"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(caught.value) == "cannot write out/state: No space left on device"
+    assert isinstance(caught.value.__cause__, OSError)
+    with pytest.raises(ValueError, match=r"^bug$"), on_os_error("cannot write out/state"):
+        raise ValueError("bug")
