@@ -152,12 +152,12 @@ def test_small_prefixes_against_a_bitmap_of_their_addresses(
 ) -> None:
     values, root = case
     if root.num_addresses > 4096:  # 4,096 addresses inside it, where the tables have networks
-        small = ipaddress.ip_network("10.0.0.0/20" if root.version == 4 else "2001:db8::/116")
-        root = (
-            small
-            if small.subnet_of(root)
-            else next(root.subnets(new_prefix=root.max_prefixlen - 12))
-        )  # type: ignore[arg-type]
+        small: Network = ipaddress.ip_network(
+            "10.0.0.0/20" if root.version == 4 else "2001:db8::/116"
+        )
+        if not small.subnet_of(root):  # type: ignore[arg-type]
+            small = next(root.subnets(new_prefix=root.max_prefixlen - 12))  # type: ignore[assignment]
+        root = small
     first = int(root.network_address)
     used = [False] * root.num_addresses
     for network in used_networks(values, root):
@@ -197,7 +197,8 @@ def test_a_prefix_of_the_table_is_free_but_for_its_childrens_addresses(
 
 
 def test_the_summary_of_a_prefix_not_in_the_table() -> None:
-    values = ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "junk", None, "::ffff:10.1.0.0/112"]
+    values: list[object] = ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "junk", None]
+    values.append("::ffff:10.1.0.0/112")
     blocks, summary = space_of(values, "10.1.0.0/17")
     assert blocks[:2] == ["10.1.0.0/23", "10.1.3.0/24"]
     assert summary == {
@@ -412,7 +413,7 @@ def test_ctrl_c_is_a_quiet_exit_130(
 def run_process(*arguments: str, **options: object) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ}
     environment.pop("IPAM_DB", None)
-    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(  # type: ignore[call-overload]
         [*FREE, *arguments],
         cwd=REPO_ROOT,
         env=environment,
