@@ -16,7 +16,6 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from servicekit.cli import Settings
 from servicekit.daemon import (
     JOB_ID,
     MISFIRE_GRACE_SECONDS,
@@ -27,6 +26,7 @@ from servicekit.daemon import (
 )
 from servicekit.reporting import parse_heartbeat
 from servicekit.runs import STATUS_BUSY, STATUS_FAILED, STATUS_OK, RunError, RunOutcome
+from servicekit.settings import Settings
 
 SERVICE = "svc"
 
