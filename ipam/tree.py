@@ -48,17 +48,15 @@ from itertools import islice
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from ipam.networks import (
-    IPV4_END_BITS,
-    IPV6_BIT,
-    IPV6_END_BITS,
-    LENGTH_MASK,
-    NEVER_ENDS,
-    KeyOrReason,
-    network_key,
-    network_keys,
-    network_text,
+from ipam.hierarchy import (
+    IPV4_SIZES,
+    IPV6_SIZES,
+    NO_PARENT,
+    addresses,
+    build_hierarchy,
+    end_key,
 )
+from ipam.networks import IPV6_BIT, LENGTH_MASK, network_key, network_text
 from ipam.store import DEFAULT_DB, read_prefix_table
 from servicekit.cli import env_default
 from servicekit.runs import RunError
@@ -71,11 +69,7 @@ EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as for --once
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
-_NO_PARENT = -1  # the parent position of a root; the lists below keep their last slot for it
 _LINES_PER_WRITE = 1000
-# Number of addresses by prefix length.
-_IPV4_SIZES = [1 << (32 - length) for length in range(33)]
-_IPV6_SIZES = [1 << (128 - length) for length in range(129)]
 
 
 class Node(NamedTuple):
@@ -97,79 +91,55 @@ class InvalidRow(NamedTuple):
 
 
 class PrefixTree:
-    """The measured hierarchy of one table.
-
-    The valid rows' keys and ids sorted by key, and what the walk found, in lists indexed by
-    sorted position, filled at each node's first position. The extra last slot of each list
-    belongs to "no parent" (position -1).
+    """The measured hierarchy of one table: ``ipam/hierarchy.py``'s sorted keys and parent
+    positions, plus a few numbers per node in lists indexed by sorted position, filled at each
+    node's first position. The extra last slot of each list belongs to "no parent" (position -1).
     """
 
     def __init__(
-        self, keys: Sequence[KeyOrReason], ids: Sequence[object], invalid_rows: list[InvalidRow]
+        self,
+        keys: list[int],
+        parents: list[int],
+        ids: list[object],
+        invalid_rows: list[InvalidRow],
     ) -> None:
         self.invalid_rows = invalid_rows  # in table order
-        valid_rows = (
-            [row for row, key in enumerate(keys) if type(key) is int]
-            if invalid_rows
-            else range(len(keys))
-        )
-        order = sorted(valid_rows, key=keys.__getitem__)  # stable: the ids of a node ascend
-        # Read once in that order: walking these in place is four times faster than going
-        # through `order` (on a big table every keys[row] is a cache miss).
-        self._keys: list[int] = list(map(keys.__getitem__, order))  # type: ignore[arg-type]
-        self._ids = list(map(ids.__getitem__, order))
-        del order
-        slots = len(self._keys) + 1
-        self._parents = [_NO_PARENT] * slots  # the parent's position
-        self._depths = bytearray(slots)  # at most 128
+        self._keys = keys  # the hierarchy's: sorted network keys
+        self._parents = parents  # the hierarchy's: the parent's position, per position
+        self._ids = ids  # the row ids in sorted order: a node's ids ascend
+        slots = len(keys) + 1
+        self._depths = bytearray(slots)  # depth + 1 (at most 129); 0 in the "no parent" slot
         self._children = [0] * slots
         self._used = [0] * slots  # the addresses of the children, summed
         self._followed = bytearray(slots)  # 1: a later node has the same parent
         self._duplicates = bytearray(slots)  # 1: the same network as the position before
         latest: list[int] = []  # latest[depth]: position of the last node seen at that depth
-        first_ipv6 = bisect_left(self._keys, IPV6_BIT)
-        self._walk(0, first_ipv6, IPV4_END_BITS, _IPV4_SIZES, latest)
-        self._walk(first_ipv6, len(self._keys), IPV6_END_BITS, _IPV6_SIZES, latest)
+        first_ipv6 = bisect_left(keys, IPV6_BIT)
+        self._measure(0, first_ipv6, IPV4_SIZES, latest)
+        self._measure(first_ipv6, len(keys), IPV6_SIZES, latest)
 
-    def _walk(
-        self, start: int, stop: int, end_bits: list[int], sizes: list[int], latest: list[int]
-    ) -> None:
-        """The one pass, over the positions of one IP version (so versions never nest)."""
+    def _measure(self, start: int, stop: int, sizes: list[int], latest: list[int]) -> None:
+        """Depths, children, utilization and siblings, from the parents: one pass over the
+        positions of one IP version (a parent's position always comes before its children's)."""
         parents, depths, children, used = self._parents, self._depths, self._children, self._used
         followed, duplicates = self._followed, self._duplicates
-        # The open ancestors of the previous node, outermost first, as (position, end key); the
-        # bottom one, which never ends, stands for "no parent".
-        ancestors = [(_NO_PARENT, NEVER_ENDS)]
-        previous_key = previous_end = -1
-        previous = _NO_PARENT
+        previous_key = -1
         for position, key in enumerate(islice(self._keys, start, stop), start):
             if key == previous_key:
                 duplicates[position] = 1  # a duplicate row: part of the node before
                 continue
-            if previous_end < key:
-                # The previous node ended before this one starts: a sibling or a stranger.
-                # Ancestors that have ended too are behind us for good: close them.
-                while ancestors[-1][1] < key:
-                    ancestors.pop()
-            else:
-                # The previous node starts no later and has not ended, and CIDR blocks nest, so
-                # it contains this one; sorting put equal starts shortest first, so strictly: it
-                # is the closest ancestor.
-                ancestors.append((previous, previous_end))
-            parent = ancestors[-1][0]
-            depth = len(ancestors) - 1
-            length = key & LENGTH_MASK
-            parents[position] = parent
-            depths[position] = depth
+            previous_key = key
+            parent = parents[position]
+            depth = depths[parent]  # the parent's depth + 1
+            depths[position] = depth + 1
             children[parent] += 1
-            used[parent] += sizes[length]
+            used[parent] += sizes[key & LENGTH_MASK]
             if depth == len(latest):
                 latest.append(position)
             else:
                 if latest[depth] > parent:  # seen since the parent: the previous sibling
                     followed[latest[depth]] = 1
                 latest[depth] = position
-            previous, previous_key, previous_end = position, key, key | end_bits[length]
 
     def nodes(self, root: int | None = None, max_depth: int | None = None) -> Iterator[Node]:
         """The nodes in order: those inside the ``root`` network key, root included, and of
@@ -179,9 +149,8 @@ class PrefixTree:
         followed = self._followed
         start, stop = 0, len(keys)
         if root is not None:  # the networks inside the root are one run of positions
-            end_bits = IPV6_END_BITS if root & IPV6_BIT else IPV4_END_BITS
             start = bisect_left(keys, root)
-            stop = bisect_right(keys, root | end_bits[root & LENGTH_MASK])
+            stop = bisect_right(keys, end_key(root), start)
         limit = 256 if max_depth is None else max_depth
         texts = [""] * 129  # texts[depth]: the prefix of the last node yielded at that depth
         new_tuple = tuple.__new__
@@ -193,13 +162,13 @@ class PrefixTree:
             while duplicates[position]:  # the last slot is never a duplicate: it stops there
                 node_ids.append(ids[position])
                 position += 1
-            depth = depths[first]
+            depth = depths[first] - 1
             if depth >= limit:
                 continue
             parent = parents[first]
             if parent >= start:  # yielded before this node
                 parent_text: str | None = texts[depth - 1]
-            elif parent == _NO_PARENT:
+            elif parent == NO_PARENT:
                 parent_text = None
             else:  # outside the root
                 parent_text = network_text(keys[parent])
@@ -207,8 +176,7 @@ class PrefixTree:
             text = texts[depth] = network_text(key)
             utilization = 0.0
             if used[first]:  # not a leaf
-                sizes = _IPV6_SIZES if key & IPV6_BIT else _IPV4_SIZES
-                utilization = used[first] / sizes[key & LENGTH_MASK]
+                utilization = used[first] / addresses(key)
             # Node(...) without the NamedTuple's own __new__, a Python function: half the cost.
             yield new_tuple(
                 Node,
@@ -226,9 +194,15 @@ class PrefixTree:
 
 def build_tree(prefixes: Sequence[object], ids: Sequence[object]) -> PrefixTree:
     """The hierarchy of the stored ``prefixes`` values, ``ids[row]`` naming row ``row``."""
-    keys, invalid = network_keys(prefixes)
-    invalid_rows = [InvalidRow(ids[row], prefixes[row], str(keys[row])) for row in invalid]
-    return PrefixTree(keys, ids, invalid_rows)
+    hierarchy = build_hierarchy(prefixes)
+    row_keys = hierarchy.row_keys
+    invalid_rows = [
+        InvalidRow(ids[row], prefixes[row], str(row_keys[row])) for row in hierarchy.invalid_rows
+    ]
+    sorted_ids = list(map(ids.__getitem__, hierarchy.rows))
+    keys, parents = hierarchy.keys, hierarchy.parents
+    del hierarchy, row_keys  # the per-row lists: only the sorted ones are needed from here
+    return PrefixTree(keys, parents, sorted_ids, invalid_rows)
 
 
 def read_tree(database: Path) -> PrefixTree:

@@ -11,28 +11,18 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from servicekit.reporting import configure_logging, report
 from servicekit.runs import STATUS_BUSY, STATUS_OK, RunResult, perform_run
+from servicekit.settings import Settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lock, try again later
 DEFAULT_INTERVAL_SECONDS = "300"
 MAX_INTERVAL_SECONDS = 366 * 24 * 3600  # a year: a longer one overflows the scheduler's dates
-
-
-@dataclass(frozen=True)
-class Settings:
-    """One service's configuration: where it reads, where it writes, how often."""
-
-    database: Path
-    output: Path  # the collector's output directory, ipam's JSON file
-    heartbeat: Path | None  # None: a manual --once run that leaves the daemon's health alone
-    interval_seconds: int
 
 
 def env_default(name: str, default: str) -> str:

@@ -29,9 +29,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from servicekit.cli import Settings
 from servicekit.reporting import report
 from servicekit.runs import STATUS_BUSY, STATUS_FAILED, RunOutcome, RunResult, perform_run
+from servicekit.settings import Settings
 
 JOB_ID = "run"
 RETRY_JOB_ID = "retry"

@@ -23,8 +23,9 @@ import ipam.service
 from ipam.__main__ import DEFAULT_HEARTBEAT, main
 from ipam.service import RunResult
 from ipam.tests.helpers import REPO_ROOT, failure, make_database
-from servicekit.cli import MAX_INTERVAL_SECONDS, Settings
+from servicekit.cli import MAX_INTERVAL_SECONDS
 from servicekit.reporting import parse_heartbeat
+from servicekit.settings import Settings
 
 TWO_ROWS = [(1, "10.0.0.0/8"), (2, "10.1.0.0/16")]
 

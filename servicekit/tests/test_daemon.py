@@ -15,7 +15,6 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from servicekit.cli import Settings
 from servicekit.daemon import (
     JOB_ID,
     MISFIRE_GRACE_SECONDS,
@@ -26,6 +25,7 @@ from servicekit.daemon import (
 )
 from servicekit.reporting import parse_heartbeat
 from servicekit.runs import STATUS_BUSY, STATUS_FAILED, STATUS_OK, RunError, RunOutcome
+from servicekit.settings import Settings
 
 SERVICE = "svc"
 
