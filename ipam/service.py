@@ -7,11 +7,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ipam import page
+from ipam.hierarchy import Hierarchy, build_hierarchy
 from ipam.output import write_if_changed, write_pieces
-from ipam.parents import find_closest_parents
+from ipam.parents import closest_parents
 from ipam.report import report_json
 from ipam.store import PrefixTable, read_prefix_table
-from ipam.tree import build_tree
 from servicekit.runs import first_ids
 
 
@@ -49,14 +49,16 @@ def run_once(database: Path, output: Path, html: Path | None = None) -> RunResul
     kept in the output with an ``error`` key, and their ids are returned.
     """
     table = read_prefix_table(database)
-    result = find_closest_parents(table.prefixes)
+    hierarchy = build_hierarchy(table.prefixes)  # one walk for the JSON and the page
+    result = closest_parents(hierarchy)
     json_bytes = report_json(table, result.parents, result.errors)
     written = write_if_changed(output, json_bytes)
     invalid_ids = [row_id for row_id, error in zip(table.ids, result.errors) if error]
     valid = len(table.rows) - len(invalid_ids)
     page_state = "off"
     if html is not None:
-        page_state = "yes" if _write_page(html, json_bytes, database, table, valid) else "no"
+        written_page = _write_page(html, json_bytes, database, table, hierarchy)
+        page_state = "yes" if written_page else "no"
     return RunResult(
         rows=len(table.rows),
         valid=valid,
@@ -68,21 +70,25 @@ def run_once(database: Path, output: Path, html: Path | None = None) -> RunResul
 
 
 def _write_page(
-    path: Path, json_bytes: bytes, database: Path, table: PrefixTable, valid: int
+    path: Path, json_bytes: bytes, database: Path, table: PrefixTable, hierarchy: Hierarchy
 ) -> bool:
     """Write the page unless the one at ``path`` already shows this data (False then)."""
     template = page.read_template()
     stamp = page.page_stamp(template, json_bytes, str(database))
     if page.is_current(path, stamp):
         return False
-    tree = build_tree(table.prefixes, table.ids)
+    ids, prefixes = table.ids, table.prefixes
+    invalid = [
+        (ids[row], prefixes[row], str(hierarchy.row_keys[row])) for row in hierarchy.invalid_rows
+    ]
     header = {
         "database": str(database),
         "time": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "rows": len(table.rows),
-        "valid": valid,
-        "invalid": len(table.rows) - valid,
+        "valid": len(table.rows) - len(invalid),
+        "invalid": len(invalid),
     }
-    data = page.PageData(header, tree._keys, tree._parents, tree._ids, tree.invalid_rows)
+    sorted_ids = list(map(ids.__getitem__, hierarchy.rows))
+    data = page.PageData(header, hierarchy.keys, hierarchy.parents, sorted_ids, invalid)
     write_pieces(path, page.page_pieces(template, stamp, data))
     return True

@@ -17,6 +17,7 @@ from hypothesis import given
 
 from ipam import page
 from ipam.__main__ import main
+from ipam.hierarchy import build_hierarchy
 from ipam.service import run_once
 from ipam.tests.helpers import REPO_ROOT, add_row, make_database
 from ipam.tests.test_tree import tables
@@ -30,9 +31,13 @@ MARKUP = ["<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>", 
 
 def page_bytes(values: Sequence[object], ids: Sequence[object] | None = None) -> bytes:
     ids = list(range(1, len(values) + 1)) if ids is None else ids
-    tree = build_tree(values, ids)
+    hierarchy = build_hierarchy(values)
+    invalid = [
+        (ids[row], values[row], str(hierarchy.row_keys[row])) for row in hierarchy.invalid_rows
+    ]
+    sorted_ids = [ids[row] for row in hierarchy.rows]
     header = {"database": "db", "time": "t", "rows": len(values), "valid": 0, "invalid": 0}
-    data = page.PageData(header, tree._keys, tree._parents, tree._ids, tree.invalid_rows)
+    data = page.PageData(header, hierarchy.keys, hierarchy.parents, sorted_ids, invalid)
     template = page.read_template()
     return b"".join(page.page_pieces(template, b"<!DOCTYPE html>\n", data))
 
