@@ -117,6 +117,7 @@
   }
 
   const grouped = (value) => value.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const short = (value) => (value < 10n ** 15n ? grouped(value) : Number(value).toPrecision(3)); // a row's width
 
   // -- Free blocks: the node minus its children, as maximal CIDR blocks in address order.
   function* freeBlocks(node) {
@@ -178,7 +179,7 @@
       element("span", "ids", idsText(node)),
       element("span", "count", childCount[node] + (childCount[node] === 1 ? " child" : " children")),
       use,
-      element("span", "free", grouped(free) + " free"),
+      element("span", "free", short(free) + " free"),
     );
     item.append(row);
     if (childCount[node]) item.setAttribute("aria-expanded", "false");
@@ -373,7 +374,8 @@
     const bits = width(detailsNode);
     for (const [low, length, size] of freeBlocks(detailsNode)) {
       if (blocks < FREE_SHOWN) {
-        const row = element("li", "", blockText(low, length, bits) + "  " + grouped(size));
+        const row = element("li", "", blockText(low, length, bits));
+        row.append(element("span", "size", grouped(size)));
         row.dataset.prefix = blockText(low, length, bits);
         rows.append(row);
       }
@@ -503,7 +505,8 @@
       found.classList.add("missing");
       return;
     }
-    const shown = blockText(query.value, query.length, query.bits);
+    const shown = text.includes("/") ? blockText(query.value, query.length, query.bits)
+      : query.bits === 32 ? ipv4Text(Number(query.value)) : ipv6Text(query.value);
     const node = closestNode(query);
     if (node < 0) {
       found.textContent = "No network of the table contains " + shown + ".";
@@ -512,7 +515,8 @@
     }
     reveal(node);
     const name = prefixText(node);
-    found.textContent = name === shown ? name + " is in the table." : shown + " is in " + name + ".";
+    found.textContent = name === shown || name === blockText(query.value, query.length, query.bits)
+      ? name + " is in the table." : shown + " is in " + name + ".";
   });
 
   // -- Header and invalid rows.
