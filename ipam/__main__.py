@@ -1,9 +1,11 @@
-"""Command line: ``python -m ipam`` (the daemon), ``python -m ipam --once``, or
-``python -m ipam tree`` (the prefix hierarchy, see ``ipam/tree.py``)."""
+"""Command line: ``python -m ipam`` (the daemon), ``python -m ipam --once``, or a view:
+``python -m ipam tree`` (the prefix hierarchy, ``ipam/tree.py``), ``python -m ipam free`` (the
+free space inside a prefix, ``ipam/free.py``)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -21,6 +23,9 @@ DEFAULT_HTML = page.FILE_NAME  # beside the JSON file
 HTML_OFF = "off"  # IPAM_HTML=off (or --html off): no page, as --no-html
 DEFAULT_HEARTBEAT = "/tmp/ipam.heartbeat"
 DEFAULT_INTERVAL_SECONDS = cli.DEFAULT_INTERVAL_SECONDS
+# The views: a command word and the module whose main() takes the rest of the arguments.
+# Imported only when asked for, so the daemon never loads them.
+VIEWS = {"tree": "ipam.tree"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Write every row of the prefixes table to OUTPUT as JSON, each with its closest parent "
         "prefix (the longest other network in the table that contains it). Without --once, runs "
         "at start and then every interval until SIGTERM/SIGINT. 'python -m ipam tree --help': "
-        "the prefix hierarchy.",
+        "the prefix hierarchy; 'python -m ipam free --help': the free space inside a prefix.",
         database=DEFAULT_DB,
         heartbeat=DEFAULT_HEARTBEAT,
         exits="0 ok, invalid rows included; 1 failed",
@@ -64,10 +69,9 @@ def html_path(args: argparse.Namespace) -> Path | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
-    if arguments[:1] == ["tree"]:
-        from ipam import tree  # noqa: PLC0415 (the view only)
-
-        return tree.main(arguments[1:])
+    if arguments and arguments[0] in VIEWS:
+        view = importlib.import_module(VIEWS[arguments[0]])
+        return int(view.main(arguments[1:]))
     args = build_parser().parse_args(arguments)
     run = partial(run_once, html=html_path(args))
     return cli.run_service(SERVICE, args, run, DEFAULT_HEARTBEAT)

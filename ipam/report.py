@@ -64,10 +64,15 @@ def report_json(
 
 def _finite_records(records: list[dict[str, object]]) -> list[dict[str, object]]:
     """The records with every non-finite float replaced by its name as a JSON string."""
-    return [{key: _finite(value) for key, value in record.items()} for record in records]
+    return [{key: json_safe(value) for key, value in record.items()} for record in records]
 
 
-def _finite(value: object) -> object:
+def json_safe(value: object) -> object:
+    """A stored value as the JSON written of it: BLOBs as hex text (SQLite BLOBs have no JSON
+    type), non-finite REALs as the strings "Infinity", "-Infinity" and "NaN"; others as they
+    are. Every ipam output writes stored values through it (``tree --json`` too)."""
+    if isinstance(value, bytes):
+        return value.hex()
     if isinstance(value, float) and not math.isfinite(value):
         if math.isnan(value):
             return "NaN"
@@ -75,8 +80,13 @@ def _finite(value: object) -> object:
     return value
 
 
+def json_value(value: object) -> str:
+    """One stored value as JSON text, by the rule of ``json_safe``."""
+    return json.dumps(json_safe(value))
+
+
 def _blob_as_hex(value: object) -> str:
-    """SQLite BLOBs have no JSON type: write them as hex text rather than fail the run."""
+    """The encoder's fallback for what JSON has no type for: only BLOBs come from SQLite."""
     if isinstance(value, bytes):
         return value.hex()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")  # pragma: no cover

@@ -24,26 +24,23 @@ shown start at their column with no connector. After the nodes, one line per inv
 value as ``prefixes.json`` writes it: BLOBs as hex, non-finite REALs as strings). ``--root`` and
 ``--depth`` select nodes; the invalid rows are always listed.
 
-Exit status: 0 ok (invalid rows included); 1 the database cannot be read (one line on stderr);
-2 bad arguments; 130 Ctrl-C, with no traceback; 141 the reader closed the output early
-(``| head``): no traceback, and the status a process killed by SIGPIPE has in a shell, as ``seq``
-or ``cat`` would give.
+Exit statuses and errors: those of every view (``ipam/view.py``): 0 ok (invalid rows included),
+1 the database cannot be read or stdout cannot be written, 2 bad arguments, 130 Ctrl-C, 141 the
+reader closed the output early.
 
-Two passes, and no dictionary keyed by network: ``PrefixTree`` sorts the valid rows by network
-key and walks them once with a stack, as ``ipam/parents.py`` does, keeping a few numbers per node
-in lists indexed by sorted position; ``PrefixTree.nodes`` then yields the nodes in that order,
-and the renderers write them a batch of lines at a time.
+No dictionary keyed by network: ``ipam/hierarchy.py`` sorts the valid rows by network key and
+finds each one's parent position in one walk; ``PrefixTree`` derives a few numbers per node from
+those in one more pass, in lists indexed by sorted position; ``PrefixTree.nodes`` then yields
+the nodes in that order, and the renderers write them a batch of lines at a time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import sys
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import NamedTuple, TextIO
@@ -56,20 +53,22 @@ from ipam.hierarchy import (
     build_hierarchy,
     end_key,
 )
-from ipam.networks import IPV6_BIT, LENGTH_MASK, network_key, network_text
-from ipam.store import DEFAULT_DB, read_prefix_table
-from servicekit.cli import env_default
-from servicekit.runs import RunError
+from ipam.networks import IPV6_BIT, LENGTH_MASK, network_text
+from ipam.report import json_value
+from ipam.store import read_prefix_table
+from ipam.view import (
+    EXIT_OK,
+    network,
+    percent,
+    run_view,
+    view_parser,
+    whole_number,
+    write_lines,
+)
 
 __all__ = ["InvalidRow", "Node", "PrefixTree", "build_tree", "main", "percent", "read_tree"]
 
 PROG = "python -m ipam tree"
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as for --once
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
-
-_LINES_PER_WRITE = 1000
 
 
 class Node(NamedTuple):
@@ -214,18 +213,6 @@ def read_tree(database: Path) -> PrefixTree:
 # -- Rendering
 
 
-def percent(utilization: float) -> str:
-    """``75%``, ``0.8%``, ``100%``; never 0 or 100 for what is not exactly that."""
-    if not utilization:
-        return "0%"
-    text = f"{utilization * 100:.1f}".removesuffix(".0")
-    if text == "0":
-        return "<0.1%"
-    if text == "100" and utilization < 1:
-        return ">99.9%"
-    return f"{text}%"
-
-
 class Drawing(NamedTuple):
     tee: str  # a node with a later sibling
     corner: str  # the last of its siblings
@@ -289,7 +276,7 @@ def json_lines(nodes: Iterable[Node], invalid_rows: Iterable[InvalidRow]) -> Ite
         if len(ids) == 1 and type(ids[0]) is int:  # the usual INTEGER PRIMARY KEY
             ids_json = f"[{ids[0]}]"
         else:
-            ids_json = f"[{', '.join(map(_json, ids))}]"
+            ids_json = f"[{', '.join(map(json_value, ids))}]"
         parent_json = "null" if parent is None else f'"{parent}"'
         yield (
             f'{{"prefix": "{prefix}", "ids": {ids_json}, "depth": {depth}, '
@@ -297,77 +284,33 @@ def json_lines(nodes: Iterable[Node], invalid_rows: Iterable[InvalidRow]) -> Ite
             f'"utilization": {utilization!r}}}'
         )
     for row_id, value, error in invalid_rows:
-        yield f'{{"id": {_json(row_id)}, "prefix": {_json(value)}, "error": {json.dumps(error)}}}'
-
-
-def _json(value: object) -> str:
-    """A stored value as ``prefixes.json`` writes it: BLOBs as hex, non-finite REALs as the
-    strings "Infinity", "-Infinity" and "NaN" (json.dumps's bare Infinity is not JSON)."""
-    if isinstance(value, bytes):
-        value = value.hex()
-    elif isinstance(value, float) and not math.isfinite(value):
-        value = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    return json.dumps(value)
-
-
-def write_lines(lines: Iterable[str], stream: TextIO) -> None:
-    """Write the lines as they come, a batch at a time."""
-    lines = iter(lines)
-    while batch := list(islice(lines, _LINES_PER_WRITE)):
-        text = "\n".join(batch) + "\n"
-        try:
-            stream.write(text)
-        except UnicodeEncodeError:  # a stored value the encoding lacks: escape it, as repr does
-            encoding = stream.encoding or "ascii"
-            stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        row_id_json, value_json, error_json = (
+            json_value(row_id),
+            json_value(value),
+            json.dumps(error),
+        )
+        yield f'{{"id": {row_id_json}, "prefix": {value_json}, "error": {error_json}}}'
 
 
 # -- The command line
 
 
-def _network(text: str) -> int:
-    """The argparse type of ``--root``: a network key, by the table's own validity rule."""
-    key = network_key(text)
-    if isinstance(key, str):
-        raise argparse.ArgumentTypeError(key)
-    return key
-
-
-def _depth(text: str) -> int:
-    """The argparse type of ``--depth``: a whole number from 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1, not {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description=(
-            "Show the prefixes table as a tree: each distinct valid network indented by depth, "
-            "with its ids, its number of children and its utilization (the addresses of its "
-            "children over its own), then the invalid rows. Reads the database read-only."
-        ),
-    )
-    parser.add_argument(
-        "--db",
-        type=Path,
-        default=Path(env_default("IPAM_DB", DEFAULT_DB)),
-        help="SQLite database with the prefixes table (env IPAM_DB, default %(default)s)",
+    parser = view_parser(
+        "tree",
+        "Show the prefixes table as a tree: each distinct valid network indented by depth, "
+        "with its ids, its number of children and its utilization (the addresses of its "
+        "children over its own), then the invalid rows. Reads the database read-only.",
     )
     parser.add_argument(
         "--root",
-        type=_network,
+        type=network,
         metavar="NETWORK",
         help="only the networks inside NETWORK, NETWORK included (it need not be in the table)",
     )
     parser.add_argument(
         "--depth",
-        type=_depth,
+        type=whole_number,
         metavar="N",
         help="only the nodes of depth below N (1: the roots); depths stay the table's",
     )
@@ -379,33 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return _show(args)
-    except KeyboardInterrupt:  # Ctrl-C: the view writes no file, so there is nothing to say
-        return EXIT_INTERRUPTED
+    return run_view(PROG, partial(_show, args))
 
 
-def _show(args: argparse.Namespace) -> int:
-    try:
-        tree = read_tree(args.db)
-    except RunError as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return EXIT_FAILED
+def _show(args: argparse.Namespace, stdout: TextIO) -> int:
+    tree = read_tree(args.db)
     nodes = tree.nodes(args.root, args.depth)
-    stdout = sys.stdout
-    try:
-        if args.json:
-            write_lines(json_lines(nodes, tree.invalid_rows), stdout)
-        else:
-            write_lines(text_lines(nodes, tree.invalid_rows, drawing_for(stdout)), stdout)
-        stdout.flush()
-    except BrokenPipeError:
-        # The reader is gone (| head). What is still buffered would fail again at exit, with
-        # "Exception ignored" on stderr: send it to /dev/null instead.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, stdout.fileno())
-        finally:
-            os.close(devnull)
-        return EXIT_BROKEN_PIPE
+    if args.json:
+        write_lines(json_lines(nodes, tree.invalid_rows), stdout)
+    else:
+        write_lines(text_lines(nodes, tree.invalid_rows, drawing_for(stdout)), stdout)
     return EXIT_OK

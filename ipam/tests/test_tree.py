@@ -21,7 +21,8 @@ from ipam import tree
 from ipam.networks import network_key
 from ipam.parents import find_closest_parents
 from ipam.tests.helpers import REPO_ROOT, make_database
-from ipam.tree import ASCII, BOX, EXIT_BROKEN_PIPE, Node, build_tree, main, percent
+from ipam.tree import ASCII, BOX, Node, build_tree, main, percent
+from ipam.view import EXIT_BROKEN_PIPE
 
 SHIPPED = REPO_ROOT / "database" / "prefixes.db"
 # Rebuild after a deliberate change: PYTHONIOENCODING=utf-8 python -m ipam tree > <this file>
