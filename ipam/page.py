@@ -28,12 +28,12 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from ipam.networks import IPV6_BIT, LENGTH_BITS, LENGTH_MASK
+from ipam.report import json_safe
 
 FILE_NAME = "prefixes.html"
 _HERE = Path(__file__).resolve().parent
@@ -200,15 +200,11 @@ class _Nodes:
 
 
 def _stored(value: object) -> object:
-    """A stored value as the page shows it: text for what JSON or JavaScript cannot hold
-    exactly (BLOBs in hex, non-finite REALs by name, integers beyond 2**53 in decimal)."""
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    """A stored value as the JSON outputs write it (``report.json_safe``), and integers beyond
+    2**53, which a JavaScript number cannot hold exactly, in decimal text."""
     if type(value) is int and not -_SAFE_INT < value < _SAFE_INT:
         return str(value)
-    return value
+    return json_safe(value)
 
 
 def _script_safe(json_text: str) -> str:
