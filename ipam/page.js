@@ -174,9 +174,11 @@
     const use = element("span", "use");
     use.append(bar, element("span", "percent", percent(utilization)));
     const free = bigSize(node) - usedAddresses(node);
+    const ids = element("span", "ids", idsText(node));
+    ids.title = ids.textContent; // all of them, where the column cuts them short
     row.append(
       prefix,
-      element("span", "ids", idsText(node)),
+      ids,
       element("span", "count", childCount[node] + (childCount[node] === 1 ? " child" : " children")),
       use,
       element("span", "free", short(free) + " free"),
@@ -546,5 +548,6 @@
   fillGroup(tree, -1);
   const first = treeitemsOf(tree)[0];
   if (first) first.tabIndex = 0;
+  document.documentElement.dataset.readyMs = String(Math.round(performance.now())); // the bench
   document.documentElement.dataset.ready = "true";
 })();

@@ -28,7 +28,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterator, Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import compress, islice, repeat
+from operator import ne, sub
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,7 +40,7 @@ from ipam.report import json_safe
 
 FILE_NAME = "prefixes.html"
 _HERE = Path(__file__).resolve().parent
-_ALL_128_BITS = (1 << 128) - 1
+_ADDRESS_BITS = ((1 << 128) - 1) << LENGTH_BITS  # a key without its version bit
 _NODES_PER_CHUNK = 50_000  # the columns are encoded this many nodes at a time (memory)
 _SAFE_INT = 1 << 53  # beyond that an id is not exact as a JavaScript number: sent as text
 # What may not appear raw inside a <script> element's JSON (json.dumps already escapes every
@@ -73,7 +76,8 @@ def page_stamp(template: Template, json_bytes: bytes, database: str) -> bytes:
     A run writes the page only when this line differs from the existing page's (``is_current``):
     a steady run, with an unchanged ``prefixes.json``, reads one line and writes nothing.
     """
-    data = hashlib.sha256(json_bytes + b"\0" + database.encode("utf-8", "surrogateescape"))
+    data = hashlib.sha256(json_bytes)  # not json_bytes + ...: a copy of a file of 100 MB
+    data.update(b"\0" + database.encode("utf-8", "surrogateescape"))
     return f"<!DOCTYPE html><!-- ipam {template.version} {data.hexdigest()[:32]} -->\n".encode()
 
 
@@ -115,7 +119,7 @@ def _data_pieces(data: PageData) -> Iterator[bytes]:
     meta = {
         **data.header,
         "networks": len(nodes.firsts),
-        "ipv4": sum(1 for position in nodes.firsts if not data.keys[position] & IPV6_BIT),
+        "ipv4": nodes.ipv4,
         # Python 3.13 writes IPv4-mapped IPv6 networks as ::ffff:1.2.3.4, older ones in hex:
         # the page writes them as the tree of this very run does.
         "dotted_mapped": "." in str(ipaddress.IPv6Address("::ffff:1.2.3.4")),
@@ -130,73 +134,98 @@ def _data_pieces(data: PageData) -> Iterator[bytes]:
         ("a", nodes.address_offsets),
         ("i", nodes.ids),
     )
+    # Chunks never straddle the IPv4/IPv6 boundary: a chunk's addresses are all of one kind.
+    count = len(nodes.firsts)
+    starts = sorted({*range(0, count, _NODES_PER_CHUNK), nodes.ipv4} - {count})
+    chunks = [range(start, stop) for start, stop in zip(starts, [*starts[1:], count])]
     for name, column in columns:
         yield f', "{name}": ['.encode()
-        for start in range(0, len(nodes.firsts), _NODES_PER_CHUNK):
-            if start:
+        for index, chunk in enumerate(chunks):
+            if index:
                 yield b","
-            chunk = range(start, min(start + _NODES_PER_CHUNK, len(nodes.firsts)))
-            yield _script_safe(",".join(column(chunk))).encode("ascii")
+            yield ",".join(column(chunk)).encode("ascii")  # already script-safe
         yield b"]"
     yield b"}"
 
 
 class _Nodes:
-    """The columns of the nodes (distinct networks), from the sorted positions of the rows."""
+    """The columns of the nodes (distinct networks), from the sorted positions of the rows.
+
+    Built with ``map`` and ``compress`` where it can be (a million nodes are a million Python
+    steps otherwise: the page may cost the run at most half again its time), and a chunk of
+    nodes at a time beyond the few lists every column needs (memory).
+    """
 
     def __init__(self, keys: Sequence[int], parents: Sequence[int], ids: Sequence[object]) -> None:
-        self.keys, self.parents, self._ids = keys, parents, ids
-        previous = -1
-        self.firsts: list[int] = []  # the first position of each node
-        for position, key in enumerate(keys):
-            if key != previous:
-                self.firsts.append(position)
-                previous = key
-        self.node_of = [0] * len(keys)  # the node of each first position
+        self._ids = ids
+        positions = len(keys)
+        # The first position of each node: where the key differs from the one before.
+        changes = compress(range(1, positions), map(ne, islice(keys, 1, None), keys))
+        self.firsts = [0, *changes] if positions else []
+        self.first_keys = list(map(keys.__getitem__, self.firsts))
+        self.ipv4 = bisect_left(self.first_keys, IPV6_BIT)
+        self._first_parents = list(map(parents.__getitem__, self.firsts))  # positions, or -1
+        self._node_of = [0] * positions  # the node of each first position (parents are those)
         for node, position in enumerate(self.firsts):
-            self.node_of[position] = node
+            self._node_of[position] = node
+        # Most tables have one integer id per row, each small enough for a JavaScript number.
+        self._plain_ids = all(type(value) is int for value in ids) and (
+            not ids or (min(ids) > -_SAFE_INT and max(ids) < _SAFE_INT)  # type: ignore[type-var,operator]
+        )
 
-    def lengths(self, chunk: range) -> list[str]:
-        keys, firsts = self.keys, self.firsts
-        return [str(keys[firsts[node]] & LENGTH_MASK) for node in chunk]
+    def _parent_nodes(self, chunk: range) -> list[int]:
+        """The parent node of each node of the chunk; -1 for a root."""
+        node_of = self._node_of
+        parents = self._first_parents[chunk.start : chunk.stop]
+        return [node_of[parent] if parent >= 0 else -1 for parent in parents]
+
+    def lengths(self, chunk: range) -> Iterable[str]:
+        return map(str, map(LENGTH_MASK.__and__, self.first_keys[chunk.start : chunk.stop]))
 
     def parent_offsets(self, chunk: range) -> list[str]:
         """How many nodes back each node's parent is; 0 for a root."""
-        parents, firsts, node_of = self.parents, self.firsts, self.node_of
-        offsets = []
-        for node in chunk:
-            parent = parents[firsts[node]]
-            offsets.append(str(node - node_of[parent]) if parent >= 0 else "0")
-        return offsets
+        parents = self._parent_nodes(chunk)
+        return [str(node - parent) if parent >= 0 else "0" for node, parent in zip(chunk, parents)]
 
     def address_offsets(self, chunk: range) -> list[str]:
-        """Each node's address minus its parent's: a number (IPv4) or a hex string (IPv6)."""
-        keys, parents, firsts = self.keys, self.parents, self.firsts
-        offsets = []
-        for node in chunk:
-            position = firsts[node]
-            key = keys[position]
-            parent = parents[position]
-            base = keys[parent] >> LENGTH_BITS & _ALL_128_BITS if parent >= 0 else 0
-            offset = (key >> LENGTH_BITS & _ALL_128_BITS) - base
-            offsets.append(f'"{offset:x}"' if key & IPV6_BIT else str(offset))
-        return offsets
+        """Each node's address minus its parent's: a number (IPv4) or a hex string (IPv6).
+
+        The keys of a node and its parent hold the same version bit and a shorter length byte
+        for the parent, so their difference shifted past the length byte is the difference of
+        their addresses.
+        """
+        first_keys = self.first_keys
+        offsets = [
+            (key - first_keys[parent] if parent >= 0 else key & _ADDRESS_BITS) >> LENGTH_BITS
+            for key, parent in zip(first_keys[chunk.start : chunk.stop], self._parent_nodes(chunk))
+        ]
+        if chunk.start < self.ipv4:
+            return list(map(str, offsets))
+        return [f'"{offset:x}"' for offset in offsets]
 
     def ids(self, chunk: range) -> list[str]:
         """A number for the usual one integer id, else the list of the stored ids."""
-        ids, firsts = self._ids, self.firsts
-        texts = []
-        for node in chunk:
-            first = firsts[node]
-            stop = firsts[node + 1] if node + 1 < len(firsts) else len(ids)
-            only = ids[first]
-            if stop == first + 1 and type(only) is int and -_SAFE_INT < only < _SAFE_INT:
-                texts.append(str(only))
-            else:
-                texts.append(
-                    json.dumps([_stored(ids[position]) for position in range(first, stop)])
-                )
+        ids, firsts, plain = self._ids, self.firsts, self._plain_ids
+        starts = firsts[chunk.start : chunk.stop]
+        stops = firsts[chunk.start + 1 : chunk.stop + 1]
+        if len(stops) < len(starts):  # the last node's rows run to the end
+            stops.append(len(ids))
+        if plain:
+            texts = list(map(str, map(ids.__getitem__, starts)))
+        else:
+            texts = [_id_text([ids[first]]) for first in starts]
+        # Duplicate rows: one node, several ids (1 node in 8 in the bench's table).
+        for index in compress(range(len(starts)), map(ne, map(sub, stops, starts), repeat(1))):
+            many = ids[starts[index] : stops[index]]
+            texts[index] = f"[{','.join(map(str, many))}]" if plain else _id_text(many)
         return texts
+
+
+def _id_text(ids: Sequence[object]) -> str:
+    """The ids of one node in the page's JSON: a bare number for one plain integer id."""
+    if len(ids) == 1 and type(ids[0]) is int and -_SAFE_INT < ids[0] < _SAFE_INT:
+        return str(ids[0])
+    return _script_safe(json.dumps([_stored(value) for value in ids]))
 
 
 def _stored(value: object) -> object:
@@ -213,4 +242,6 @@ def _script_safe(json_text: str) -> str:
     ``json.dumps`` output is ASCII (U+2028 and U+2029 included, as ``\\u`` escapes); ``<``, ``>``
     and ``&`` become escapes too, which JSON.parse reads back as the same characters.
     """
-    return json_text.translate(_SCRIPT_ESCAPES)
+    if "<" in json_text or ">" in json_text or "&" in json_text:
+        return json_text.translate(_SCRIPT_ESCAPES)
+    return json_text

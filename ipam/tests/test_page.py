@@ -108,6 +108,8 @@ def test_ids_javascript_cannot_hold_exactly_are_text() -> None:
     ids: list[object] = [big, "7", b"\xff", float("inf"), None]
     data = embedded(page_bytes(values, ids))
     assert data["i"] == [[str(big)], ["7"], ["ff"], ["Infinity"], [None]]
+    duplicates = embedded(page_bytes(["::/0", "::/0", "10.0.0.0/8", "10.0.0.0/8"], ["a", 2, 3, 4]))
+    assert duplicates["i"] == [[3, 4], ["a", 2]]  # a node's ids in row order
     nan = embedded(page_bytes(["10.0.0.0/8"], [float("nan")]))
     assert nan["i"] == [["NaN"]]
     negative = embedded(page_bytes(["10.0.0.0/8", "::/0"], [-(2**53) - 1, -(2**53) + 1]))
