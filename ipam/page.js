@@ -116,6 +116,7 @@
     return (ids.length > 1 ? "ids " : "id ") + ids.join(",");
   }
 
+  const childrenText = (node) => childCount[node] + (childCount[node] === 1 ? " child" : " children");
   const grouped = (value) => value.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   const short = (value) => (value < 10n ** 15n ? grouped(value) : Number(value).toPrecision(3)); // a row's width
 
@@ -179,7 +180,7 @@
     row.append(
       prefix,
       ids,
-      element("span", "count", childCount[node] + (childCount[node] === 1 ? " child" : " children")),
+      element("span", "count", childrenText(node)),
       use,
       element("span", "free", short(free) + " free"),
     );
@@ -362,7 +363,7 @@
     const above = parent[node];
     document.getElementById("details-text").textContent =
       idsText(node) + " \u00b7 depth " + depth[node] + " \u00b7 parent " +
-      (above < 0 ? "none" : prefixText(above)) + " \u00b7 " + childCount[node] + " children \u00b7 " +
+      (above < 0 ? "none" : prefixText(above)) + " \u00b7 " + childrenText(node) + " \u00b7 " +
       grouped(size) + " addresses, " + grouped(size - used) + " free (" +
       percent(utilizationOf(node)) + " used)";
     freeList.replaceChildren();

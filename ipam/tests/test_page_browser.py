@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from ipam.tree import Node, build_tree, percent
 
 SHIPPED = REPO_ROOT / "database" / "prefixes.db"
 SKIP = browser.skip_reason()
+if SKIP is not None and os.environ.get("IPAM_REQUIRE_BROWSER") == "1":  # CI: no skipping
+    pytest.fail(f"IPAM_REQUIRE_BROWSER=1 but {SKIP}", pytrace=False)
 pytestmark = pytest.mark.skipif(SKIP is not None, reason=f"no browser: {SKIP}")
 INJECTED = "window.injected = true"
 HARD_VALUES: list[object] = [
