@@ -25,7 +25,7 @@ DEFAULT_HEARTBEAT = "/tmp/ipam.heartbeat"
 DEFAULT_INTERVAL_SECONDS = cli.DEFAULT_INTERVAL_SECONDS
 # The views: a command word and the module whose main() takes the rest of the arguments.
 # Imported only when asked for, so the daemon never loads them.
-VIEWS = {"tree": "ipam.tree"}
+VIEWS = {"tree": "ipam.tree", "free": "ipam.free"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,251 @@
+"""``python -m ipam free PREFIX``: the free space inside a prefix, as NetBox's available prefixes,
+and the first free blocks of one length, as its first-fit allocation (phpIPAM's first subnet).
+
+- **Used space**: the union of every valid network of PREFIX's IP version strictly inside
+  PREFIX, at any depth. Duplicates count once; a row equal to PREFIX, or containing it, uses
+  nothing; invalid rows are skipped (and counted); an IPv4-mapped IPv6 row is IPv6.
+- **Free blocks**: without ``--length``, the maximal free CIDR blocks in address order: exactly
+  ``(IPSet([PREFIX]) - IPSet(used)).iter_cidrs()`` in netaddr. With ``--length N``, the first
+  ``--limit`` N-aligned blocks of those, in address order.
+
+PREFIX is read by the table's own rule (host bits allowed, netmask form, a bare address is a /32
+or /128) and need not be in the table. The text output is one line per block (its prefix, its
+number of addresses), then one summary line; ``--json`` writes the same as JSON Lines. Exit
+status: those of every view (``ipam/view.py``), and 3 when no block is free (the summary is
+still written, and one line on stderr says so).
+
+The cost is the networks inside PREFIX plus the blocks shown, never the number of blocks of a
+length: the sorted keys of ``ipam/hierarchy.py`` are walked from PREFIX's first network, each
+outermost one skipped with its whole subtree by one bisection, and the gaps between them cut
+into aligned blocks as they come.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from functools import partial
+from typing import TextIO
+
+from ipam.hierarchy import NO_PARENT, Hierarchy, addresses, build_hierarchy, end_key
+from ipam.networks import IPV6_BIT, LENGTH_BITS, LENGTH_MASK, network_text
+from ipam.store import read_prefix_table
+from ipam.view import (
+    EXIT_OK,
+    network,
+    percent,
+    run_view,
+    view_parser,
+    whole_number,
+    write_lines,
+)
+
+__all__ = ["EXIT_NOTHING_FREE", "FreeSpace", "free_blocks", "main"]
+
+PROG = "python -m ipam free"
+EXIT_NOTHING_FREE = 3  # as NetBox and phpIPAM answer an allocation with no room
+_ADDRESS_BITS = (1 << 128) - 1  # a key's address, once shifted down past its length byte
+
+
+def free_blocks(hierarchy: Hierarchy, root: int) -> Iterator[int]:
+    """The keys of the maximal free blocks inside the ``root`` key's network, in address order."""
+    keys = hierarchy.keys
+    version = root & IPV6_BIT
+    cursor = root >> LENGTH_BITS & _ADDRESS_BITS  # the first address not known to be used
+    root_end = cursor + addresses(root)
+    inside = hierarchy.inside(root)
+    position, stop = inside.start, inside.stop
+    while position < stop and keys[position] == root:  # the root itself uses nothing
+        position += 1
+    while position < stop:
+        key = keys[position]
+        start = key >> LENGTH_BITS & _ADDRESS_BITS
+        yield from _aligned_blocks(version, cursor, start)
+        cursor = start + addresses(key)
+        # Sorted keys put a network's subtree right after it: jump over it in one bisection.
+        position = bisect_right(keys, end_key(key), position + 1, stop)
+    yield from _aligned_blocks(version, cursor, root_end)
+
+
+def _aligned_blocks(version: int, start: int, stop: int) -> Iterator[int]:
+    """The fewest CIDR blocks that cover the addresses from ``start`` to ``stop`` (excluded),
+    in order, as keys: each the largest block aligned where the last one ended that fits."""
+    width = 128 if version else 32
+    while start < stop:
+        # The largest size ``start`` is aligned to (any, at 0), and the largest that fits.
+        size = min(start & -start or 1 << width, 1 << ((stop - start).bit_length() - 1))
+        yield version | start << LENGTH_BITS | width + 1 - size.bit_length()
+        start += size
+
+
+class FreeSpace:
+    """The blocks to show and, once they are all taken, the summary.
+
+    Without ``length``: the maximal free blocks, at most ``limit`` of them shown. With it: the
+    ``length``-aligned blocks of those, at most ``limit`` shown (a maximal block of a longer
+    length holds none). Counting goes on past the last block shown, block by maximal block.
+    """
+
+    def __init__(
+        self, hierarchy: Hierarchy, root: int, length: int | None, limit: int | None
+    ) -> None:
+        self.hierarchy = hierarchy
+        self.root = root
+        self.length = length
+        self.limit = limit
+        self.free_addresses = 0
+        self.free_blocks = 0  # maximal free blocks
+        self.blocks_of_length = 0  # free blocks of ``length``, shown or not
+        self.shown = 0
+
+    def blocks(self) -> Iterator[int]:
+        """The keys of the blocks to show, in address order; counts the rest as it goes."""
+        length, limit = self.length, self.limit
+        for block in free_blocks(self.hierarchy, self.root):
+            size = addresses(block)
+            self.free_blocks += 1
+            self.free_addresses += size
+            if length is None:
+                if limit is None or self.shown < limit:
+                    self.shown += 1
+                    yield block
+                continue
+            block_length = block & LENGTH_MASK
+            if block_length > length:  # smaller than one block of that length
+                continue
+            count = 1 << (length - block_length)
+            self.blocks_of_length += count
+            shown = count if limit is None else min(count, limit - self.shown)
+            if shown > 0:
+                self.shown += shown
+                step = size >> (length - block_length) << LENGTH_BITS
+                first = block & ~LENGTH_MASK | length
+                yield from range(first, first + shown * step, step)
+
+    def summary(self) -> dict[str, object]:
+        """The summary object, once ``blocks()`` is exhausted: counts are exact ints."""
+        hierarchy, root = self.hierarchy, self.root
+        total = addresses(root)
+        container = hierarchy.container(root)
+        inside = hierarchy.inside(root)
+        summary: dict[str, object] = {
+            "root": network_text(root),
+            "in_table": inside.start < inside.stop and hierarchy.keys[inside.start] == root,
+            "parent_prefix": (
+                None if container == NO_PARENT else network_text(hierarchy.keys[container])
+            ),
+            "addresses": total,
+            "free_addresses": self.free_addresses,
+            "free_blocks": self.free_blocks,
+            "utilization": (total - self.free_addresses) / total,
+            "invalid_rows": len(hierarchy.invalid_rows),
+        }
+        if self.length is not None:
+            summary["length"] = self.length
+            summary["blocks_of_length"] = self.blocks_of_length
+            summary["shown"] = self.shown
+        return summary
+
+
+# -- Rendering
+
+
+def text_lines(space: FreeSpace) -> Iterator[str]:
+    """One line per block (its prefix, its addresses), then the summary line."""
+    for block in space.blocks():
+        count = addresses(block)
+        yield f"{network_text(block):<18}  {count} address{'' if count == 1 else 'es'}"
+    summary = space.summary()
+    free, total = summary["free_addresses"], summary["addresses"]
+    where = "in the table" if summary["in_table"] else "not in the table"
+    blocks = summary["free_blocks"]
+    line = (
+        f"{summary['root']} ({where}): {free} of {total} addresses free "
+        f"({percent(free / total)}), {blocks} block{'' if blocks == 1 else 's'}"  # type: ignore[operator]
+    )
+    if space.length is not None:
+        line += f", {summary['blocks_of_length']} free /{space.length}, {summary['shown']} shown"
+    invalid = summary["invalid_rows"]
+    yield f"{line}; {invalid} invalid row{'' if invalid == 1 else 's'} skipped"
+
+
+def json_lines(space: FreeSpace) -> Iterator[str]:
+    """One object per block, then the summary object: what ``json.dumps`` writes."""
+    for block in space.blocks():
+        yield f'{{"prefix": "{network_text(block)}", "addresses": {addresses(block)}}}'
+    yield json.dumps(space.summary())
+
+
+# -- The command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = view_parser(
+        "free",
+        "Show the free space inside PREFIX: the maximal free CIDR blocks (NetBox's available "
+        "prefixes), or with --length the first free blocks of that length (first-fit "
+        "allocation), then a summary. Used space is every valid network of the table strictly "
+        "inside PREFIX. Reads the database read-only. Exit status 3: nothing free.",
+    )
+    parser.add_argument(
+        "prefix",
+        type=network,
+        metavar="PREFIX",
+        help="the network to look inside, as in the table (it need not be in it)",
+    )
+    parser.add_argument(
+        "--length",
+        type=_length,
+        metavar="N",
+        help="the free blocks of prefix length N, from PREFIX's length to 32 (IPv6: 128)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=whole_number,
+        metavar="K",
+        help="show at most K blocks (default: all of them; with --length, 1)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="JSON Lines: one object per block, then the summary"
+    )
+    return parser
+
+
+def _length(text: str) -> int:
+    """The argparse type of ``--length``: a whole number (the range depends on PREFIX)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a prefix length, not {text!r}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.length is not None:
+        shortest = args.prefix & LENGTH_MASK
+        longest = 128 if args.prefix & IPV6_BIT else 32
+        if not shortest <= args.length <= longest:
+            parser.error(
+                f"argument --length: must be from {shortest} to {longest} for "
+                f"{network_text(args.prefix)}, not {args.length}"
+            )
+        if args.limit is None:
+            args.limit = 1
+    return run_view(PROG, partial(_show, args))
+
+
+def _show(args: argparse.Namespace, stdout: TextIO) -> int:
+    table = read_prefix_table(args.db)
+    space = FreeSpace(build_hierarchy(table.prefixes), args.prefix, args.length, args.limit)
+    del table
+    write_lines((json_lines if args.json else text_lines)(space), stdout)
+    if space.shown:
+        return EXIT_OK
+    stdout.flush()  # the summary before the reason, where both go to one terminal
+    what = "space" if args.length is None else f"/{args.length}"
+    print(f"{PROG}: no free {what} in {network_text(args.prefix)}", file=sys.stderr)
+    return EXIT_NOTHING_FREE
