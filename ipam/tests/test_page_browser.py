@@ -377,6 +377,9 @@ def test_free_blocks_of_every_node(driver: Any, tmp_path: Path, table: str) -> N
 def test_big_levels_come_in_batches_and_find_and_end_still_reach_everything(
     driver: Any, tmp_path: Path
 ) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains  # noqa: PLC0415
+    from selenium.webdriver.common.keys import Keys  # noqa: PLC0415
+
     values = [f"10.{index // 256}.{index % 256}.0/24" for index in range(1200)]
     values += ["10.4.100.128/25", "10.4.100.0/26"]
     page = write_page(tmp_path, values, list(range(1, len(values) + 1)))
@@ -387,6 +390,11 @@ def test_big_levels_come_in_batches_and_find_and_end_still_reach_everything(
         driver.find_element("css selector", "#tree > li > button.more").text
         == "Show 500 more of 700"
     )
+    driver.execute_script("document.querySelectorAll('#tree > [role=treeitem]')[499].focus()")
+    ActionChains(driver).send_keys(Keys.ARROW_DOWN).perform()  # past the last one in the DOM
+    assert focused(driver)[1] == values[500]
+    assert driver.execute_script(count) == 1000
+    browser.open_page(driver, page)
     assert find(driver, "10.4.100.1")[1] == "10.4.100.0/26"
     # The roots up to its parent 10.4.100.0/24, the 1,125th (a batch at least), and its children.
     assert driver.execute_script(count) == 1125 + 2
@@ -394,9 +402,6 @@ def test_big_levels_come_in_batches_and_find_and_end_still_reach_everything(
         driver.find_element("css selector", "#tree > li > button.more").text == "Show 75 more of 75"
     )
     driver.execute_script("document.querySelector('[aria-selected=true]').focus()")
-    from selenium.webdriver.common.action_chains import ActionChains  # noqa: PLC0415
-    from selenium.webdriver.common.keys import Keys  # noqa: PLC0415
-
     ActionChains(driver).send_keys(Keys.END).perform()
     assert focused(driver)[1] == values[1199]
     assert driver.execute_script(count) == 1202
