@@ -466,7 +466,7 @@
     };
     let lo = low, hi = high; // the last node in [low, high) that sorts no later than the query
     while (lo < hi) {
-      const middle = (lo + hi) >> 1; // indexes stay far below 2^31
+      const middle = Math.floor((lo + hi) / 2);
       if (before(middle)) lo = middle + 1; else hi = middle;
     }
     let node = lo - 1;

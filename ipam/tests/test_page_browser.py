@@ -36,6 +36,7 @@ HARD_VALUES: list[object] = [
     "2001:db8::1/128", "2001:db8:0:1::/64", "192.168.0.0/16", "192.168.255.255/32",
     f"<img src=x onerror=\"{INJECTED}\">", "</script><script>" + INJECTED + "</script>",
     "a\u2028b\u2029c", "<svg onload=alert(1)>", None, "", 7, b"\x00<b>",
+    "2001:db8:0:1::5/64",
 ]  # fmt: skip
 HARD_IDS: list[object] = [
     *range(1, 15),
