@@ -12,6 +12,9 @@ it with ``ipam.output``; only the parent computation differs:
 - ``ipaddress supernet walk``: parse with ipaddress, then walk ``supernet()`` up to /0 looking each
   step up in a set (run once, not best of N: it is slow).
 
+Beside them, the views (``tree``, ``free``), each timed the same way, as ratios to ipam's path,
+and netaddr answering ``free 0.0.0.0/0`` (checked to give the same blocks).
+
 Data sets: a generated realistic IPv4+IPv6 hierarchy with duplicates (deterministic seed, cached in
 bench/.data/), and the RouteViews pfx2as tables in ../shared/bench/ when present.
 
@@ -153,11 +156,18 @@ PIPELINES: dict[str, Callable[[Sequence[object]], Parents]] = {
     "raw py-radix": raw_py_radix,
     "ipaddress supernet walk": ipaddress_supernet_walk,
 }
-RUN_ONCE = {"ipaddress supernet walk"}
-# The tree view, timed like the pipelines (read to the last line written) in its own child,
+# The views, timed like the pipelines (read to the last line written) in their own child,
 # output thrown away, beside "ipam", the path of --once. Text goes to a UTF-8 stream, as on a
-# terminal.
-TREE_VIEWS: dict[str, list[str]] = {"tree": [], "tree --json": ["--json"]}
+# terminal. "netaddr free" answers the first free question with netaddr's IPSet, as a user would
+# without ipam (the time of NetBox's available prefixes, less its database and ORM).
+VIEWS: dict[str, list[str]] = {
+    "tree": ["tree"],
+    "tree --json": ["tree", "--json"],
+    "free 0.0.0.0/0": ["free", "0.0.0.0/0"],
+    "free ::/0 --length 64 --limit 100000": ["free", "::/0", "--length", "64", "--limit", "100000"],
+    "netaddr free 0.0.0.0/0": [],
+}
+RUN_ONCE = {"ipaddress supernet walk", "netaddr free 0.0.0.0/0"}
 
 
 def run_pipeline(name: str, database: Path, output: Path) -> float:
@@ -169,16 +179,48 @@ def run_pipeline(name: str, database: Path, output: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_tree_view(name: str, database: Path) -> float:
-    """``python -m ipam tree`` (or ``--json``) in this process, writing to /dev/null."""
-    from ipam.tree import main as tree_main  # noqa: PLC0415
+def run_view(name: str, database: Path, output: Path) -> float:
+    """``python -m ipam tree`` (or another view) in this process, writing to ``output``."""
+    from ipam.__main__ import main as ipam_main  # noqa: PLC0415
 
+    if name.startswith("netaddr"):
+        return netaddr_free(database, output)
+    command, *arguments = VIEWS[name]
     started = time.perf_counter()
-    with open(os.devnull, "w", encoding="utf-8") as devnull, contextlib.redirect_stdout(devnull):
-        code = tree_main(["--db", str(database), *TREE_VIEWS[name]])
+    with open(output, "w", encoding="utf-8") as stream, contextlib.redirect_stdout(stream):
+        code = ipam_main([command, "--db", str(database), *arguments])
     if code != 0:
         raise SystemExit(f"ipam {name} exited {code}")
     return time.perf_counter() - started
+
+
+def netaddr_free(database: Path, output: Path) -> float:
+    """The free blocks of 0.0.0.0/0 by netaddr: every valid IPv4 network but 0.0.0.0/0 used."""
+    import netaddr  # noqa: PLC0415 - a bench-only dependency
+
+    started = time.perf_counter()
+    table = read_prefix_table(database)
+    networks, _errors = _ipaddress_networks(table.prefixes)
+    used = netaddr.IPSet(
+        str(network)
+        for network in networks
+        if network and network.version == 4 and network.prefixlen
+    )
+    with open(output, "w", encoding="utf-8") as stream:
+        for cidr in (netaddr.IPSet(["0.0.0.0/0"]) - used).iter_cidrs():
+            stream.write(f"{cidr}\n")
+    return time.perf_counter() - started
+
+
+def check_free_blocks(label: str) -> None:
+    """ipam's free blocks of 0.0.0.0/0 are netaddr's, line for line; then the outputs go."""
+    ours = DATA_DIR / "out-free-0.0.0.0-0.last"
+    theirs = DATA_DIR / "out-netaddr-free-0.0.0.0-0.last"
+    blocks = [line.split()[0] for line in ours.read_text(encoding="utf-8").splitlines()[:-1]]
+    if blocks != theirs.read_text(encoding="ascii").splitlines():
+        raise SystemExit(f"free 0.0.0.0/0 does not give netaddr's blocks on {label}")
+    for name in VIEWS:
+        (DATA_DIR / f"out-{name.replace(' ', '-').replace('/', '-')}.last").unlink()
 
 
 def peak_rss_mib() -> float:
@@ -397,7 +439,7 @@ def bench_data_set(label: str, database: Path, repeat: int, pipelines: list[str]
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
         rows = connection.execute("SELECT count(*) FROM prefixes").fetchone()[0]
     print(f"\n## {label}: {rows:,} rows ({database.name})", flush=True)
-    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in [*pipelines, *TREE_VIEWS]}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in [*pipelines, *VIEWS]}
     reference = DATA_DIR / "out-ipam.json"
     # Rounds of one run per pipeline rather than all runs of one pipeline in a row: on a shared
     # machine the load drifts, and interleaving spreads the drift over every pipeline alike.
@@ -405,25 +447,31 @@ def bench_data_set(label: str, database: Path, repeat: int, pipelines: list[str]
         for name, name_runs in runs.items():
             if name in RUN_ONCE and round_number:
                 continue
-            output = DATA_DIR / f"out-{name.replace(' ', '-')}.json"
+            output = DATA_DIR / f"out-{name.replace(' ', '-').replace('/', '-')}.json"
             name_runs.append(measure(name, database, output))
             seconds, mib = name_runs[-1]
             print(f"  round {round_number + 1}, {name}: {seconds:.2f} s, {mib:.0f} MiB", flush=True)
-            if output != reference and name not in TREE_VIEWS:
+            if name in VIEWS:
+                output.with_suffix(".last").unlink(missing_ok=True)
+                output.rename(output.with_suffix(".last"))
+            elif output != reference:
                 if not filecmp.cmp(output, reference, shallow=False):
                     raise SystemExit(f"{name} does not give the same parents as ipam on {label}")
                 output.unlink()
     reference.unlink()
+    check_free_blocks(label)
     results = {
         name: (min(run[0] for run in name_runs), max(run[1] for run in name_runs))
         for name, name_runs in runs.items()
     }
     print("  all pipelines give identical parents (byte-identical JSON)")
+    print("  free 0.0.0.0/0 gives netaddr's blocks (IPSet difference, iter_cidrs)")
     once_seconds, once_mib = results["ipam"]
-    for name in TREE_VIEWS:
+    for name in VIEWS:
         seconds, mib = results.pop(name)
+        what = name if name in RUN_ONCE else f"python -m ipam {name}"
         print(
-            f"  python -m ipam {name}: {seconds:.2f} s, {seconds / once_seconds:.2f}x the time "
+            f"  {what}: {seconds:.2f} s, {seconds / once_seconds:.2f}x the time "
             f"of --once's path (ipam); {mib:.0f} MiB, {mib / once_mib:.2f}x its peak RSS"
         )
     return table_rows(label, rows, results, repeat)
@@ -472,8 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.child:
         name, database, output = arguments.child
-        if name in TREE_VIEWS:
-            seconds = run_tree_view(name, Path(database))
+        if name in VIEWS:
+            seconds = run_view(name, Path(database), Path(output))
         elif name in PAGE_RUNS:
             seconds = run_page(name, Path(database), Path(output))
         else:

@@ -158,17 +158,16 @@ def text_lines(space: FreeSpace) -> Iterator[str]:
     for block in space.blocks():
         count = addresses(block)
         yield f"{network_text(block):<18}  {count} address{'' if count == 1 else 'es'}"
-    summary = space.summary()
-    free, total = summary["free_addresses"], summary["addresses"]
+    summary = space.summary()  # complete now that the blocks are all taken
+    free, total, blocks = space.free_addresses, addresses(space.root), space.free_blocks
     where = "in the table" if summary["in_table"] else "not in the table"
-    blocks = summary["free_blocks"]
     line = (
         f"{summary['root']} ({where}): {free} of {total} addresses free "
-        f"({percent(free / total)}), {blocks} block{'' if blocks == 1 else 's'}"  # type: ignore[operator]
+        f"({percent(free / total)}), {blocks} block{'' if blocks == 1 else 's'}"
     )
     if space.length is not None:
-        line += f", {summary['blocks_of_length']} free /{space.length}, {summary['shown']} shown"
-    invalid = summary["invalid_rows"]
+        line += f", {space.blocks_of_length} free /{space.length}, {space.shown} shown"
+    invalid = len(space.hierarchy.invalid_rows)
     yield f"{line}; {invalid} invalid row{'' if invalid == 1 else 's'} skipped"
 
 

@@ -207,3 +207,17 @@ def test_the_readmes_tree_is_what_the_command_prints(capsys: pytest.CaptureFixtu
     arguments = command.split()[5:]  # after "$ python -m ipam tree"
     assert ipam.tree.main(["--db", str(ROOT / "database" / "prefixes.db"), *arguments]) == 0
     assert capsys.readouterr().out.splitlines() == shown
+
+
+def test_the_readmes_free_example_is_what_the_command_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import ipam.free  # noqa: PLC0415
+
+    text = " ".join(README.read_text(encoding="utf-8").split())  # the example spans a line break
+    match = re.search(r"\(`free (\S+)`: ((?:`[^`]+`(?:, )?)+)\)", text)
+    assert match, "README.md shows no `free PREFIX`: `block`, ... example"
+    prefix, shown = match.groups()
+    assert ipam.free.main(["--db", str(ROOT / "database" / "prefixes.db"), prefix]) == 0
+    blocks = [line.split()[0] for line in capsys.readouterr().out.splitlines()[:-1]]
+    assert blocks == re.findall(r"`([^`]+)`", shown)
