@@ -24,6 +24,11 @@ inside the child (read, parents, JSON, write), best of --repeat. Every output mu
 byte-identical to the service's (same writer, so identical parents; both data sets have no
 invalid rows). Needs the bench extras: ``pip install -e '.[bench]'``.
 
+The page (``output/prefixes.html``) on the generated table: its bytes a row; a run that writes it,
+and a steady run that finds it current, against a ``--no-html`` run (same child processes,
+interleaved rounds, best of --repeat); then, in the headless Chromium of the page's tests, the
+time to the first rows and the slowest of a few searches (``--no-page`` skips all this).
+
     python bench/bench_ipam.py                     # 1,000,000 generated rows + RouteViews
     python bench/bench_ipam.py --rows 20000 --repeat 1 --no-routeviews   # a quick smoke run
 """
@@ -230,6 +235,100 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+# -- The page: what writing output/prefixes.html costs a run, and how fast it is in a browser.
+
+# --once without a page, --once writing it (none there), --once finding it current (a steady run).
+PAGE_RUNS = ("no page", "page written", "page current")
+# Where the searches look: an address of the first network, of the last, and in no network.
+PAGE_QUERIES = ("first", "last", "0.0.0.1", "2001:db8:ffff::1")
+
+
+def run_page(name: str, database: Path, output: Path) -> float:
+    """One ``run_once`` as the service makes it, with or without the page beside the JSON."""
+    from ipam.service import run_once  # noqa: PLC0415
+
+    html = output.with_suffix(".html")
+    if name == "page written":
+        html.unlink(missing_ok=True)
+    started = time.perf_counter()
+    result = run_once(database, output, None if name == "no page" else html)
+    seconds = time.perf_counter() - started
+    expected = {"no page": "off", "page written": "yes", "page current": "no"}[name]
+    if result.page != expected:
+        raise SystemExit(f"{name}: the run's page was {result.page!r}, not {expected!r}")
+    return seconds
+
+
+def bench_page(database: Path, repeat: int) -> None:
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+        rows = connection.execute("SELECT count(*) FROM prefixes").fetchone()[0]
+    print(f"\n## the page: {rows:,} rows ({database.name})", flush=True)
+    output = DATA_DIR / "out-page.json"
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in PAGE_RUNS}
+    for round_number in range(repeat):
+        for name, name_runs in runs.items():
+            name_runs.append(measure(name, database, output))
+            seconds, mib = name_runs[-1]
+            print(f"  round {round_number + 1}, {name}: {seconds:.2f} s, {mib:.0f} MiB", flush=True)
+    page = output.with_suffix(".html")
+    size = page.stat().st_size
+    best = {name: (min(r[0] for r in name_runs), max(r[1] for r in name_runs))
+            for name, name_runs in runs.items()}  # fmt: skip
+    off_seconds, off_mib = best["no page"]
+    print(f"  page: {size:,} bytes, {size / rows:.1f} bytes a row")
+    for name in PAGE_RUNS[1:]:
+        seconds, mib = best[name]
+        print(
+            f"  --once, {name}: {seconds:.2f} s, {seconds / off_seconds:.2f}x a --no-html run "
+            f"({off_seconds:.2f} s); {mib:.0f} MiB, {mib / off_mib:.2f}x its peak RSS"
+        )
+    bench_page_in_chromium(page, repeat)
+    output.unlink()
+    page.unlink()
+
+
+def bench_page_in_chromium(page: Path, repeat: int) -> None:
+    """Time to the first rows, and the slowest search, best of ``repeat`` page loads."""
+    from ipam.tests import browser  # noqa: PLC0415
+
+    reason = browser.skip_reason()
+    if reason:
+        print(f"  in Chromium: skipped ({reason})")
+        return
+    first_rows: list[float] = []
+    searches: list[float] = []
+    with browser.chromium() as driver:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            browser.open_page(driver, page)
+            first_rows.append(time.perf_counter() - started)
+            slowest = 0.0
+            for query in PAGE_QUERIES:
+                milliseconds, _found = driver.execute_script(SEARCH_JS, query)
+                slowest = max(slowest, milliseconds / 1000)
+            searches.append(slowest)
+    print(
+        f"  in headless Chromium: first rows {min(first_rows):.2f} s after the request "
+        f"(load, parse, derive, draw the roots); slowest of {len(PAGE_QUERIES)} searches "
+        f"{min(searches) * 1000:.0f} ms (find, open the ancestors, select, scroll); "
+        f"best of {repeat}"
+    )
+
+
+# A search as the page's form runs it, timed inside the page; "first"/"last": an address of the
+# first or last network of the table (the two ends of the binary search).
+SEARCH_JS = """
+const rows = document.querySelectorAll('#tree [role=treeitem] .text');
+let query = arguments[0];
+if (query === 'first') query = rows[0].textContent.split('/')[0];
+if (query === 'last') query = rows[rows.length - 1].textContent.split('/')[0];
+const started = performance.now();
+document.getElementById('query').value = query;
+document.getElementById('find').requestSubmit();
+return [performance.now() - started, document.getElementById('found').textContent];
+"""
+
+
 # -- Data sets, built once and cached as SQLite files.
 
 
@@ -407,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--routeviews-dir", type=Path, default=ROUTEVIEWS_DIR, help="where the pfx2as files are"
     )
     parser.add_argument("--no-routeviews", action="store_true", help="skip the RouteViews tables")
+    parser.add_argument("--no-page", action="store_true", help="skip the page's figures")
     parser.add_argument(
         "--pipelines",
         nargs="+",
@@ -422,6 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         name, database, output = arguments.child
         if name in VIEWS:
             seconds = run_view(name, Path(database), Path(output))
+        elif name in PAGE_RUNS:
+            seconds = run_page(name, Path(database), Path(output))
         else:
             seconds = run_pipeline(name, Path(database), Path(output))
         print(seconds, peak_rss_mib())
@@ -438,6 +540,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"generating {arguments.rows:,} rows into {generated} ...", flush=True)
         write_database(generated, generate_prefixes(arguments.rows, arguments.seed))
     table += bench_data_set("generated", generated, arguments.repeat, pipelines)
+    if not arguments.no_page:
+        bench_page(generated, arguments.repeat)
 
     if arguments.no_routeviews:
         print("\nRouteViews skipped (--no-routeviews)")

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
+from ipam import page
 from ipam.service import run_once
 from ipam.store import DEFAULT_DB
 from servicekit import cli
 
 SERVICE = "ipam"
 DEFAULT_OUTPUT = "output/prefixes.json"
+DEFAULT_HTML = page.FILE_NAME  # beside the JSON file
+HTML_OFF = "off"  # IPAM_HTML=off (or --html off): no page, as --no-html
 DEFAULT_HEARTBEAT = "/tmp/ipam.heartbeat"
 DEFAULT_INTERVAL_SECONDS = cli.DEFAULT_INTERVAL_SECONDS
 # The views: a command word and the module whose main() takes the rest of the arguments.
@@ -40,7 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(cli.env_default("IPAM_OUTPUT", DEFAULT_OUTPUT)),
         help="JSON file to write; its directory must exist (env IPAM_OUTPUT, default %(default)s)",
     )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        default=os.environ.get("IPAM_HTML") or None,
+        help=f"the page to write, the tree in a browser (env IPAM_HTML, default {DEFAULT_HTML} "
+        f"in the JSON file's directory; {HTML_OFF!r}: none)",
+    )
+    parser.add_argument(
+        "--no-html", action="store_true", help=f"write no page (as IPAM_HTML={HTML_OFF})"
+    )
     return parser
+
+
+def html_path(args: argparse.Namespace) -> Path | None:
+    """Where the page goes, or None for no page."""
+    if args.no_html or str(args.html) == HTML_OFF:
+        return None
+    html: Path = args.html or args.output.with_name(DEFAULT_HTML)
+    return html
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         view = importlib.import_module(VIEWS[arguments[0]])
         return int(view.main(arguments[1:]))
     args = build_parser().parse_args(arguments)
-    return cli.run_service(SERVICE, args, run_once, DEFAULT_HEARTBEAT)
+    run = partial(run_once, html=html_path(args))
+    return cli.run_service(SERVICE, args, run, DEFAULT_HEARTBEAT)
 
 
 if __name__ == "__main__":  # pragma: no cover - run as a subprocess by the tests

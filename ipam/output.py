@@ -1,7 +1,8 @@
-"""Write prefixes.json atomically, and not at all when its content would not change."""
+"""Write prefixes.json and prefixes.html atomically, and not at all when nothing would change."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from servicekit.files import atomic_writer, remove_stale_temp_files
@@ -23,9 +24,16 @@ def write_if_changed(path: Path, content: bytes) -> bool:
         pass
     except OSError as error:
         raise RunError(f"cannot read existing output {path}: {error.strerror}") from error
+    write_pieces(path, [content])
+    return True
+
+
+def write_pieces(path: Path, pieces: Iterable[bytes]) -> None:
+    """Replace ``path`` atomically with the pieces, written as they come (a big page is never
+    one string in memory); RunError, and ``path`` untouched, when that fails."""
     try:
         with atomic_writer(path) as stream:
-            stream.write(content)
+            for piece in pieces:
+                stream.write(piece)
     except OSError as error:
         raise RunError(f"cannot write output {path}: {error.strerror}") from error
-    return True

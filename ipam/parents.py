@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ipam.hierarchy import build_hierarchy
+from ipam.hierarchy import Hierarchy, build_hierarchy
 
 
 class ClosestParents(NamedTuple):
@@ -27,8 +27,12 @@ def find_closest_parents(prefixes: Sequence[object]) -> ClosestParents:
     The parent of a valid row is the longest valid network of the same IP version that strictly
     contains the row's network. Rows with equal networks are never each other's parent.
     """
-    hierarchy = build_hierarchy(prefixes)
-    errors: list[str | None] = [None] * len(prefixes)
+    return closest_parents(build_hierarchy(prefixes))
+
+
+def closest_parents(hierarchy: Hierarchy) -> ClosestParents:
+    """The same, from a hierarchy already built (the run shares its walk with the page)."""
+    errors: list[str | None] = [None] * len(hierarchy.row_keys)
     for row in hierarchy.invalid_rows:
         errors[row] = hierarchy.row_keys[row]  # type: ignore[assignment]
     return ClosestParents(hierarchy.row_parents, errors)

@@ -1,14 +1,17 @@
-"""One ipam run: database -> closest parents -> prefixes.json, and what it did."""
+"""One ipam run: database -> closest parents -> prefixes.json and prefixes.html, and what it did."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
-from ipam.output import write_if_changed
-from ipam.parents import find_closest_parents
+from ipam import page
+from ipam.hierarchy import Hierarchy, build_hierarchy
+from ipam.output import write_if_changed, write_pieces
+from ipam.parents import closest_parents
 from ipam.report import report_json
-from ipam.store import read_prefix_table
+from ipam.store import PrefixTable, read_prefix_table
 from servicekit.runs import first_ids
 
 
@@ -21,6 +24,7 @@ class RunResult:
     invalid_ids: list[object]  # the id of every row whose prefix is not a valid network
     with_parent: int
     written: bool  # False: prefixes.json already held these very bytes
+    page: str = "off"  # prefixes.html: "yes" written, "no" already current, "off" not asked for
 
     def details(self) -> dict[str, str]:
         details = {
@@ -29,27 +33,62 @@ class RunResult:
             "invalid": str(len(self.invalid_ids)),
             "with_parent": str(self.with_parent),
             "written": "yes" if self.written else "no",
+            "page": self.page,
         }
         if self.invalid_ids:
             details["invalid_ids"] = first_ids(self.invalid_ids)
         return details
 
 
-def run_once(database: Path, output: Path) -> RunResult:
-    """Read the table, find every row's closest parent, write the JSON if it changed.
+def run_once(database: Path, output: Path, html: Path | None = None) -> RunResult:
+    """Read the table, find every row's closest parent, write the JSON if it changed, and the
+    page at ``html`` (None: no page) if it is missing or shows other data or another version.
 
     Raises RunError (nothing written, any existing output untouched) when the database,
     table, column or output path is unusable. Invalid prefixes are not errors: their rows are
     kept in the output with an ``error`` key, and their ids are returned.
     """
     table = read_prefix_table(database)
-    result = find_closest_parents(table.prefixes)
-    written = write_if_changed(output, report_json(table, result.parents, result.errors))
+    hierarchy = build_hierarchy(table.prefixes)  # one walk for the JSON and the page
+    result = closest_parents(hierarchy)
+    json_bytes = report_json(table, result.parents, result.errors)
+    written = write_if_changed(output, json_bytes)
     invalid_ids = [row_id for row_id, error in zip(table.ids, result.errors) if error]
+    valid = len(table.rows) - len(invalid_ids)
+    page_state = "off"
+    if html is not None:
+        written_page = _write_page(html, json_bytes, database, table, hierarchy)
+        page_state = "yes" if written_page else "no"
     return RunResult(
         rows=len(table.rows),
-        valid=len(table.rows) - len(invalid_ids),
+        valid=valid,
         invalid_ids=invalid_ids,
         with_parent=len(result.parents) - result.parents.count(None),
         written=written,
+        page=page_state,
     )
+
+
+def _write_page(
+    path: Path, json_bytes: bytes, database: Path, table: PrefixTable, hierarchy: Hierarchy
+) -> bool:
+    """Write the page unless the one at ``path`` already shows this data (False then)."""
+    template = page.read_template()
+    stamp = page.page_stamp(template, json_bytes, str(database))
+    if page.is_current(path, stamp):
+        return False
+    ids, prefixes = table.ids, table.prefixes
+    invalid = [
+        (ids[row], prefixes[row], str(hierarchy.row_keys[row])) for row in hierarchy.invalid_rows
+    ]
+    header = {
+        "database": str(database),
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "rows": len(table.rows),
+        "valid": len(table.rows) - len(invalid),
+        "invalid": len(invalid),
+    }
+    sorted_ids = list(map(ids.__getitem__, hierarchy.rows))
+    data = page.PageData(header, hierarchy.keys, hierarchy.parents, sorted_ids, invalid)
+    write_pieces(path, page.page_pieces(template, stamp, data))
+    return True

@@ -24,9 +24,14 @@ shown start at their column with no connector. After the nodes, one line per inv
 value as ``prefixes.json`` writes it: BLOBs as hex, non-finite REALs as strings). ``--root`` and
 ``--depth`` select nodes; the invalid rows are always listed.
 
+``--contains ADDRESS_OR_PREFIX`` answers "which prefix does it belong to?": only the chain of
+the nodes containing it, root first, closest last (the network itself when it is in the table),
+and no invalid rows; exit 3 when no network of the table contains it (the page's find, on the
+command line).
+
 Exit statuses and errors: those of every view (``ipam/view.py``): 0 ok (invalid rows included),
 1 the database cannot be read or stdout cannot be written, 2 bad arguments, 130 Ctrl-C, 141 the
-reader closed the output early.
+reader closed the output early; and 3 for ``--contains`` with no network containing it.
 
 No dictionary keyed by network: ``ipam/hierarchy.py`` sorts the valid rows by network key and
 finds each one's parent position in one walk; ``PrefixTree`` derives a few numbers per node from
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
@@ -69,6 +75,7 @@ from ipam.view import (
 __all__ = ["InvalidRow", "Node", "PrefixTree", "build_tree", "main", "percent", "read_tree"]
 
 PROG = "python -m ipam tree"
+EXIT_NOT_CONTAINED = 3  # --contains: no network of the table contains it
 
 
 class Node(NamedTuple):
@@ -189,6 +196,24 @@ class PrefixTree:
                     not followed[first],
                 ),
             )
+
+    def chain(self, key: int) -> list[Node]:
+        """The nodes containing the key's network, outermost first: its ancestors, and itself
+        when it is in the table (``[]``: no network of the table contains it)."""
+        keys, parents = self._keys, self._parents
+        position = bisect_left(keys, key)
+        if position == len(keys) or keys[position] != key:
+            # The network sorted just before the key lies inside every container of the key,
+            # so the closest container is the first of it and its ancestors not ended by then.
+            position -= 1
+            while position != NO_PARENT and end_key(keys[position]) < key:
+                position = parents[position]
+        chain = []
+        while position != NO_PARENT:
+            node = next(self.nodes(root=keys[position]))  # a subtree's first node: its root
+            chain.append(node._replace(last=True))  # drawn alone under its parent
+            position = parents[position]
+        return chain[::-1]
 
 
 def build_tree(prefixes: Sequence[object], ids: Sequence[object]) -> PrefixTree:
@@ -315,21 +340,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the nodes of depth below N (1: the roots); depths stay the table's",
     )
     parser.add_argument(
+        "--contains",
+        type=network,
+        metavar="ADDRESS_OR_PREFIX",
+        help="only the nodes containing it, root first, closest last; exit 3 when none does",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="JSON Lines: one object per node, then per invalid row"
     )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.contains is not None and (args.root is not None or args.depth is not None):
+        parser.error("--contains cannot be combined with --root or --depth")
     return run_view(PROG, partial(_show, args))
 
 
 def _show(args: argparse.Namespace, stdout: TextIO) -> int:
     tree = read_tree(args.db)
-    nodes = tree.nodes(args.root, args.depth)
+    nodes: Iterable[Node] = tree.nodes(args.root, args.depth)
+    invalid_rows: list[InvalidRow] = tree.invalid_rows
+    if args.contains is not None:
+        nodes, invalid_rows = tree.chain(args.contains), []
+        if not nodes:
+            print(f"{PROG}: no network of the table contains {network_text(args.contains)}",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_NOT_CONTAINED
     if args.json:
-        write_lines(json_lines(nodes, tree.invalid_rows), stdout)
+        write_lines(json_lines(nodes, invalid_rows), stdout)
     else:
-        write_lines(text_lines(nodes, tree.invalid_rows, drawing_for(stdout)), stdout)
+        write_lines(text_lines(nodes, invalid_rows, drawing_for(stdout)), stdout)
     return EXIT_OK

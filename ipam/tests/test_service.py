@@ -114,14 +114,14 @@ def test_an_unusable_table_or_output_raises_and_leaves_the_output_untouched(
 
 def test_a_successful_run_reports_its_figures_then_the_duration(tmp_path: Path) -> None:
     database = make_database(tmp_path / "p.db", [(1, "10.0.0.0/8"), (2, "10.1.0.0/16"), (3, "bad")])
-    run = partial(run_once, database, tmp_path / "p.json")
+    run = partial(run_once, database, tmp_path / "p.json", tmp_path / "p.html")
     outcome = perform_run(run)
     assert outcome.status == "ok"
     assert outcome.summary().startswith(
-        "rows=3 valid=2 invalid=1 with_parent=1 written=yes invalid_ids=3 duration="
+        "rows=3 valid=2 invalid=1 with_parent=1 written=yes page=yes invalid_ids=3 duration="
     )
     again = perform_run(run)
-    assert again.summary().startswith("rows=3 valid=2 invalid=1 with_parent=1 written=no ")
+    assert again.summary().startswith("rows=3 valid=2 invalid=1 with_parent=1 written=no page=no ")
 
 
 def test_no_invalid_ids_figure_when_every_row_is_valid() -> None:
@@ -132,6 +132,7 @@ def test_no_invalid_ids_figure_when_every_row_is_valid() -> None:
         "invalid": "0",
         "with_parent": "1",
         "written": "no",
+        "page": "off",
     }
     many = RunResult(rows=9, valid=2, invalid_ids=list(range(3, 10)), with_parent=0, written=True)
     assert many.details()["invalid_ids"] == "3,4,5,6,7,+2more"
