@@ -15,6 +15,7 @@ import pytest
 from servicekit.reporting import (
     configure_logging,
     format_heartbeat,
+    iso_utc,
     parse_heartbeat,
     report,
     write_heartbeat,
@@ -172,3 +173,75 @@ def test_log_lines_are_utc_time_level_service_and_message_once_however_often_con
     assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 60  # UTC, not local
     assert lines[1].endswith("Z WARNING apscheduler.scheduler: Run time of job was missed")
     assert logging.getLogger().handlers == root_handlers  # the root logger is left alone
+
+
+# Gaps a mutation run found (issue 21).
+
+
+@pytest.fixture
+def zone_five_hours_east(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's local time zone 5 hours off UTC, as on a machine not set to UTC."""
+    monkeypatch.setenv("TZ", "Etc/GMT-5")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_an_error_with_non_ascii_text_keeps_the_heartbeat_ascii_and_the_last_success(
+    tmp_path: Path,
+) -> None:
+    """sh reads the heartbeat as ASCII: an error naming /données/café.db gets '?' for the rest,
+    and the next failed run still reads the last success back from it."""
+    heartbeat = tmp_path / "hb"
+    report(SERVICE, OK, heartbeat, 300)
+    success = read(heartbeat)["last_success_epoch"]
+    failed = RunOutcome(STATUS_FAILED, error="database not found: /données/café.db")
+    report(SERVICE, failed, heartbeat, 300)
+    assert read(heartbeat)["error"] == "database not found: /donn?es/caf?.db"
+    report(SERVICE, failed, heartbeat, 300)
+    beat = read(heartbeat)
+    assert (beat["status"], beat["last_success_epoch"]) == ("failed", success)
+
+
+def test_a_failure_over_a_heartbeat_without_a_last_success_records_none(tmp_path: Path) -> None:
+    heartbeat = tmp_path / "hb"
+    heartbeat.write_text("status=failed\nerror=before\n", encoding="ascii")
+    report(SERVICE, FAILED, heartbeat, 300)
+    beat = read(heartbeat)
+    assert (beat["last_success_epoch"], beat["last_success"]) == ("", "")
+    assert beat["error"] == "database not found: x.db"
+
+
+@pytest.mark.usefixtures("zone_five_hours_east")
+def test_heartbeat_times_are_utc_for_people_beside_the_epochs(tmp_path: Path) -> None:
+    heartbeat = tmp_path / "hb"
+    report(SERVICE, OK, heartbeat, 300)
+    report(SERVICE, FAILED, heartbeat, 300)
+    beat = read(heartbeat)
+    for name in ("last_attempt", "last_success"):
+        epoch = int(beat[f"{name}_epoch"])
+        expected = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+        assert beat[name] == expected
+    assert beat["next_attempt"] == ""  # no next attempt named: empty, not "None"
+    text = format_heartbeat(OK, 1700000000, 1600000000, 300, None)
+    assert parse_heartbeat(text)["last_success"] == "2020-09-13T12:26:40Z"
+
+
+@pytest.mark.usefixtures("zone_five_hours_east")
+def test_times_are_written_in_utc_whatever_zone_they_come_in() -> None:
+    assert iso_utc(None) == ""
+    assert iso_utc(0) == "1970-01-01T00:00:00Z"
+    tokyo = timezone(timedelta(hours=9))
+    assert iso_utc(datetime(2030, 1, 1, 9, 30, 15, tzinfo=tokyo)) == "2030-01-01T00:30:15Z"
+    assert iso_utc(datetime.fromtimestamp(0, tz=timezone.utc)) == "1970-01-01T00:00:00Z"
+
+
+def test_a_retry_already_due_is_in_0s_never_a_negative_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    due = datetime.now(timezone.utc) - timedelta(seconds=30)
+    report(SERVICE, FAILED, None, 300, due)
+    assert caplog.messages == [
+        f"run failed: database not found: x.db; retry at {iso_utc(due)} (in 0s)"
+    ]
