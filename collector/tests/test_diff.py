@@ -147,12 +147,40 @@ def test_the_merge_answers_for_ordinary_batches_without_the_look_up(
         return look_up(self, keys, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Comparison, "_look_up", spy)
-    keys = list(range(0, 1000, 3))  # 10 runs of written keys, 10 of new ones: 20 merge steps
-    comparison = comparison_of([key for key in keys if key % 100 < 60])
+    # Per hundred: a run of written keys, one of keys the table lost, one of new keys: 30 steps.
+    written = [key for key in range(0, 1000, 3) if key % 100 < 60]
+    comparison = comparison_of(written)
+    keys = [key for key in range(0, 1000, 3) if not 30 <= key % 100 < 40]
     new = [row for row, key in enumerate(keys) if key % 100 >= 60]
     assert comparison.add(batch_of(keys, changed=(6,))) == new
-    assert (comparison.changed, looked_up) == (1, [])
+    lost = [key for key in written if key not in keys]
+    assert (comparison.changed, comparison.deleted(), looked_up) == (1, len(lost), [])
     # Keys that alternate too often are looked up (after MERGE_STEPS runs), with the same result.
     alternating = comparison_of(list(range(0, 1000, 2)))
     assert alternating.add(batch_of(list(range(1000)))) == list(range(1, 1000, 2))
     assert (alternating.changed, alternating.deleted(), looked_up) == (0, 0, [1000])
+
+
+@given(
+    a=st.lists(st.integers(0, 2), max_size=40),
+    b=st.lists(st.integers(0, 2), max_size=40),
+    i=st.integers(0, 40),
+    j=st.integers(0, 40),
+)
+def test_common_run_is_the_length_of_the_common_prefix(
+    a: list[int], b: list[int], i: int, j: int
+) -> None:
+    """Its callers would make up for a run found too short with more merge steps (and in the
+    end the look-up), so it is checked on its own, against a brute-force count."""
+    i, j = min(i, len(a)), min(j, len(b))
+    expected = 0
+    while i + expected < len(a) and j + expected < len(b) and a[i + expected] == b[j + expected]:
+        expected += 1
+    assert diff._common_run(array("q", a), i, array("q", b), j) == expected
+
+
+def test_common_run_finds_runs_as_long_as_what_is_left() -> None:
+    run = array("q", range(100))
+    for length in (1, 2, 3, 4, 7, 8, 9, 64, 100):
+        assert diff._common_run(run, 100 - length, run, 100 - length) == length
+        assert diff._common_run(run, 0, run[:length], 0) == length
