@@ -314,14 +314,14 @@ def test_the_scan_hands_csv_reader_no_nul_as_python_3_10_needs(
     is checked wherever the tests run, not only under 3.10."""
     reader = csv.reader
 
-    def reader_of_python_3_10(lines: Iterable[str], **options: bool) -> Iterator[list[str]]:
+    def reader_of_python_3_10(lines: Iterable[str], *, strict: bool) -> Iterator[list[str]]:
         def refusing_nul() -> Iterator[str]:
             for line in lines:
                 if "\x00" in line:
                     raise csv.Error("line contains NUL")
                 yield line
 
-        return reader(refusing_nul(), **options)
+        return reader(refusing_nul(), strict=strict)
 
     monkeypatch.setattr(csv, "reader", reader_of_python_3_10)
     texts = ["a\x00b", "\x00", "\ue000\x00", "\ue000\ue002", "\ue000\ue001,\r\n\x00\x00"]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector import diff
+from collector.csvfile import EncodedBatch
 from collector.diff import Comparison, Written
 
 # Small keys collide often; the extremes are what a 64-bit INTEGER PRIMARY KEY can hold.
@@ -95,10 +97,10 @@ def comparison_of(written_keys: list[int]) -> Comparison:
     return Comparison(Written.from_records(written_keys, [key * 10 for key in written_keys]))
 
 
-def batch_of(keys: list[int], changed: tuple[int, ...] = ()) -> Batch:
+def batch_of(keys: list[int], changed: tuple[int, ...] = ()) -> EncodedBatch:
     """A batch whose rows carry the written fingerprints, except the keys in ``changed``."""
     prints = [key * 10 + (key in changed) for key in keys]
-    return Batch(array("q", keys), array("I", prints))
+    return cast("EncodedBatch", Batch(array("q", keys), array("I", prints)))
 
 
 def test_the_look_up_indexes_written_keys_from_where_the_batch_starts(
