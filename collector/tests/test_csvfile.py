@@ -7,6 +7,7 @@ import io
 import re
 import sys
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -334,3 +335,64 @@ def test_the_scan_hands_csv_reader_no_nul_as_python_3_10_needs(
     header_with_nul = tmp_path / "header.csv"
     header_with_nul.write_bytes(encode_header(["id", "a\x00"]) + b"1,\x00\r\n")
     assert list(CsvScan(header_with_nul, ["id", "a\x00"]).records()) == [["1", "\x00"]]
+
+
+def test_no_rows_encode_to_an_empty_batch() -> None:
+    batch = encode_batch([], 0)
+    assert batch == ([], array("q"), [])
+    assert (batch.keys.typecode, batch.data(), list(batch.fingerprints)) == ("q", b"", [])
+
+
+def test_the_scan_hands_out_batches_of_the_size_asked_for(tmp_path: Path) -> None:
+    """customers.csv is read back a batch at a time, never whole into memory."""
+    path = tmp_path / "customers.csv"
+    write_csv(path, AWKWARD_ROWS)
+    sizes = [len(batch.records) for batch in CsvScan(path, HEADER).batches(0, 2)]
+    assert sizes == [2, 2, 1]
+
+
+def test_a_bad_key_in_a_batch_read_back_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_bytes(write_csv(path, AWKWARD_ROWS[:1]) + b"x1,a,b,c,d,e,f\r\n")
+    with pytest.raises(RunError) as refused:
+        list(CsvScan(path, HEADER).batches(0, 10))
+    assert str(refused.value) == (
+        f"{path} holds a record whose key 'x1' is not an integer as this service writes one; "
+        "it is left untouched (move it away to start a new file)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "cause"),
+    [
+        (b"", f"does not start with the expected header {','.join(HEADER)}"),
+        (b"id,name\r\n", f"does not start with the expected header {','.join(HEADER)}"),
+        (
+            b"\xef\xbb\xbf" + HEADER_LINE + b"\r\n",
+            "starts with a UTF-8 byte order mark (saved by an editor?)",
+        ),
+        (HEADER_LINE, "holds the header without its line end (CRLF)"),
+        (HEADER_LINE + b"\n", "has lines ending with LF, not CRLF (converted?)"),
+    ],
+)
+def test_a_refused_file_is_one_whole_sentence(tmp_path: Path, content: bytes, cause: str) -> None:
+    """The operator reads these in the log: the whole line is checked, not only its cause."""
+    path = tmp_path / "customers.csv"
+    path.write_bytes(content)
+    with pytest.raises(RunError) as refused:
+        scan(path)
+    assert str(refused.value) == (
+        f"{path} {cause}; it is left untouched (move it away to start a new file)"
+    )
+
+
+def test_damage_before_more_data_is_one_whole_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    good = write_csv(path, AWKWARD_ROWS[:1])
+    path.write_bytes(good + b"9,too,few\r\n1,a,b,c,d,e,f\r\n")
+    with pytest.raises(RunError) as refused:
+        scan(path)
+    assert str(refused.value) == (
+        f"{path} is damaged at byte {len(good)} (incomplete or wrong-sized record) and more "
+        "data follows; it is left untouched"
+    )
