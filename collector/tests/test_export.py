@@ -8,7 +8,7 @@ import gc
 import logging
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -573,3 +573,66 @@ def test_a_negative_key_on_a_row_with_text_that_is_not_utf8_is_logged_and_read_b
     result = run_once(db, out)
     assert (result.appended, result.changed, result.deleted) == (1, 0, 0)
     assert [r[0] for r in read_records(out / CUSTOMERS_CSV)[1:]] == [str(-(2**63)), "-3", "-4"]
+
+
+def test_a_first_run_reports_every_figure_of_its_log_line(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    result = run_once(db, out)
+    assert result == (5, 5, 0, 0, True, 0)
+    assert result.details() == {
+        "rows": "5",
+        "appended": "5",
+        "changed": "0",
+        "deleted": "0",
+        "written": "yes",
+    }
+
+
+def test_a_missing_output_directory_is_named_in_the_error(tmp_path: Path) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    with pytest.raises(RunError) as failed:
+        run_once(db, tmp_path / "nowhere")
+    assert str(failed.value) == f"output directory not found: {tmp_path / 'nowhere'}"
+
+
+def test_customers_csv_is_read_back_a_batch_at_a_time(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read back without the state, customers.csv is never held in memory whole."""
+    sizes: list[int] = []
+
+    class MeasuredScan(export.CsvScan):
+        def batches(self, key_position: int, size: int) -> Iterator[EncodedBatch]:
+            sizes.append(size)
+            return super().batches(key_position, size)
+
+    monkeypatch.setattr(export, "CsvScan", MeasuredScan)
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    run_once(db, out)
+    (out / STATE_FILE).unlink()
+    execute(db, "DELETE FROM customers WHERE id = 1")
+    assert run_once(db, out).deleted == 1
+    assert sizes == [export.BATCH_ROWS]
+
+
+def test_the_log_lines_of_a_run_are_whole_sentences(
+    tmp_path: Path, out: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warnings an operator reads: a torn tail cut off, TEXT that is not UTF-8."""
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (id INTEGER PRIMARY KEY, job TEXT)")
+    execute(db, "INSERT INTO customers VALUES (7, CAST(x'ff' AS TEXT))")
+    run_once(db, out)
+    path = out / CUSTOMERS_CSV
+    valid_end = path.stat().st_size
+    path.write_bytes(path.read_bytes() + b"8,to")
+    execute(db, "INSERT INTO customers VALUES (8, 'x')")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="collector"):
+        run_once(db, out)
+    assert caplog.messages == [
+        f"{path} ended with 4 bytes of an incomplete record (an interrupted append); cut back "
+        f"to the last complete record at byte {valid_end}, the cut bytes kept in "
+        f"{out / TORN_FILE}",
+        "1 rows hold TEXT that is not valid UTF-8, written with U+FFFD for the bad bytes: keys 7",
+    ]
