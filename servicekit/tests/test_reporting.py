@@ -245,3 +245,11 @@ def test_a_retry_already_due_is_in_0s_never_a_negative_time(
     assert caplog.messages == [
         f"run failed: database not found: x.db; retry at {iso_utc(due)} (in 0s)"
     ]
+
+
+def test_a_heartbeat_that_cannot_be_written_is_named_with_the_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    heartbeat = tmp_path / "no such directory" / "hb"
+    report(SERVICE, OK, heartbeat, 300)
+    assert caplog.messages[-1].startswith(f"could not write the heartbeat {heartbeat}: [Errno 2] ")
