@@ -396,3 +396,9 @@ def test_damage_before_more_data_is_one_whole_sentence(tmp_path: Path) -> None:
         f"{path} is damaged at byte {len(good)} (incomplete or wrong-sized record) and more "
         "data follows; it is left untouched"
     )
+
+
+def test_a_key_that_is_not_an_integer_is_refused_in_one_whole_sentence() -> None:
+    with pytest.raises(RunError) as refused:
+        encode_batch([(bytearray(b"x"), 1)], 0)
+    assert str(refused.value) == "the primary key column holds a value that is not an integer"
