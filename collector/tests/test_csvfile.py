@@ -333,7 +333,7 @@ def test_the_scan_hands_csv_reader_no_nul_as_python_3_10_needs(
     assert list(scanner.records()) == [[str(index), a, b] for index, a, b in rows]
     assert scanner.valid_end == path.stat().st_size
     header_with_nul = tmp_path / "header.csv"
-    header_with_nul.write_bytes(encode_header(["id", "a\x00"]) + b"1,\x00\r\n")
+    header_with_nul.write_bytes(b"id,a\x00\r\n1,\x00\r\n")  # 3.10's csv.writer refuses NUL
     assert list(CsvScan(header_with_nul, ["id", "a\x00"]).records()) == [["1", "\x00"]]
 
 
