@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collector import csvfile
 from collector.csvfile import (
     CsvScan,
     encode_batch,
@@ -402,3 +403,28 @@ def test_a_key_that_is_not_an_integer_is_refused_in_one_whole_sentence() -> None
     with pytest.raises(RunError) as refused:
         encode_batch([(bytearray(b"x"), 1)], 0)
     assert str(refused.value) == "the primary key column holds a value that is not an integer"
+
+
+def test_whole_columns_take_the_fast_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column of integers, or of TEXT only, is encoded without a call per value, and an ASCII
+    column is not checked for UTF-8: the slow ways give the same bytes, so a fast path switched
+    off would hide behind them."""
+    per_value: list[object] = []
+    utf8_checks: list[bytes | bytearray] = []
+    field, is_utf8 = csvfile._field, csvfile._is_utf8
+
+    def counted_field(value: object) -> bytes | bytearray:
+        per_value.append(value)
+        return field(value)
+
+    def counted_is_utf8(data: bytes | bytearray) -> bool:
+        utf8_checks.append(data)
+        return is_utf8(data)
+
+    monkeypatch.setattr(csvfile, "_field", counted_field)
+    monkeypatch.setattr(csvfile, "_is_utf8", counted_is_utf8)
+    assert encode_column([1, -2, 30]) == ([b"1", b"-2", b"30"], [])
+    assert encode_column([bytearray(b"a,b"), bytearray(b"c")]) == ([b'"a,b"', b"c"], [])
+    assert (per_value, utf8_checks) == ([], [])
+    assert encode_column([bytearray("é".encode()), None]) == (["é".encode(), b""], [])
+    assert (per_value, utf8_checks) == ([bytearray("é".encode()), None], ["é\0".encode()])

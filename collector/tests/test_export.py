@@ -636,3 +636,25 @@ def test_the_log_lines_of_a_run_are_whole_sentences(
         f"{out / TORN_FILE}",
         "1 rows hold TEXT that is not valid UTF-8, written with U+FFFD for the bad bytes: keys 7",
     ]
+
+
+def test_a_batch_that_is_all_new_is_appended_from_the_snapshot_bytes(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes made for the snapshot are appended as they are when every row is new; only a
+    batch with some rows already written is encoded again for customers.csv."""
+    chosen: list[list[int]] = []
+    data = EncodedBatch.data
+
+    def counted_data(batch: EncodedBatch, positions: Sequence[int] | None = None) -> bytes:
+        if positions is not None:
+            chosen.append(list(positions))
+        return data(batch, positions)
+
+    monkeypatch.setattr(EncodedBatch, "data", counted_data)
+    db = make_database(tmp_path / "c.db", generated_rows(1, 4))
+    run_once(db, out)
+    assert chosen == []
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    run_once(db, out)
+    assert chosen == [[3]]
