@@ -146,9 +146,8 @@ def encode_read_back(
 
 def _encoded(values: Sequence[Sequence[object]], keys: array[int]) -> EncodedBatch:
     columns = [encode_column(column) for column in values]  # (fields, rows with bad UTF-8)
+    # Never a blank line (csv.writer writes a lone empty field as ""): every record holds its key.
     records = list(map(b",".join, zip(*(fields for fields, _ in columns))))
-    if len(columns) == 1:  # csv.writer writes a lone empty field as "" so the line is not blank
-        records = [record or b'""' for record in records]
     repaired = sorted({row for _, rows in columns for row in rows})
     return EncodedBatch(records, keys, [keys[row] for row in repaired])
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Run the tests of everything the ipam container runs (ipam/ and servicekit/) under coverage.py
-# and write the `coverage report -m` table to ipam/coverage_results. Works from the repository root on the host and from /app in the ipam
+# and write the `coverage report -m` table, statements and branches (ipam/.coveragerc), to
+# ipam/coverage_results. Works from the repository root on the host and from /app in the ipam
 # container, whose root file system is read-only: the coverage data, pytest's cache and
 # hypothesis's examples all stay out of the source tree (a temp dir, or disabled).
 #

@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -655,3 +655,183 @@ def test_a_database_damaged_past_its_schema_names_the_database(tmp_path: Path, o
     with pytest.raises(RunError, match=f"^cannot read database {re.escape(str(db))}: "):
         run_once(db, out)
     assert sorted(path.name for path in out.iterdir()) == [LOCK_FILE]
+
+
+# Gaps a mutation run found (issue 21): each test below fails when the behaviour it names breaks.
+
+
+def test_customers_csv_longer_than_a_batch_is_read_back_whole_without_the_state(
+    tmp_path: Path, out: Path
+) -> None:
+    """Read back in batches of BATCH_ROWS: every batch's keys count, not only the last one's,
+    or the rows of the earlier batches would be appended a second time."""
+    total = 2 * export.BATCH_ROWS + 7
+    db = make_database(tmp_path / "c.db", generated_rows(1, total + 1))
+    run_once(db, out)
+    before = (out / CUSTOMERS_CSV).read_bytes()
+    (out / STATE_FILE).unlink()
+    execute(db, "DELETE FROM customers WHERE id = 2")
+    execute(db, f"UPDATE customers SET job = 'Astronaut' WHERE id IN (3, {total})")
+    result = run_once(db, out)
+    assert (result.rows, result.appended, result.changed, result.deleted) == (total - 1, 0, 2, 1)
+    assert (out / CUSTOMERS_CSV).read_bytes() == before
+
+
+def test_a_state_whose_body_is_damaged_is_not_trusted_and_the_csv_is_read_again(
+    tmp_path: Path, out: Path
+) -> None:
+    """The summary still describes customers.csv, but a key in the body was altered: taken at its
+    word, row 3 would look new and be appended twice."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 6))
+    run_once(db, out)
+    state = (out / STATE_FILE).read_bytes()
+    summary, _, body = state.partition(b"\n")
+    keys_at = 4 * 5  # five fingerprints, then five keys of 8 bytes
+    damaged = bytearray(body)
+    damaged[keys_at + 2 * 8] ^= 0x40  # key 3 becomes 67
+    (out / STATE_FILE).write_bytes(summary + b"\n" + bytes(damaged))
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    result = run_once(db, out)
+    assert (result.rows, result.appended, result.changed, result.deleted) == (6, 1, 0, 0)
+    assert [r[0] for r in read_records(out / CUSTOMERS_CSV)[1:]] == ["1", "2", "3", "4", "5", "50"]
+
+
+def test_a_valid_state_spares_reading_customers_csv_back(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state shortcut answers when it describes the file: a shortcut switched off would hide
+    behind the read-back, which gives the same result, only slower."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 6))
+    run_once(db, out)
+
+    def no_scan(*args: object) -> None:
+        raise AssertionError("customers.csv was read back although the state describes it")
+
+    monkeypatch.setattr(export, "CsvScan", no_scan)
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    execute(db, "UPDATE customers SET job = 'Astronaut' WHERE id = 4")
+    result = run_once(db, out)
+    assert (result.rows, result.appended, result.changed, result.deleted) == (6, 1, 1, 0)
+
+
+def test_an_unchanged_run_reports_the_rows_and_counts_of_the_last_one(
+    tmp_path: Path, out: Path
+) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    run_once(db, out)
+    execute(db, "UPDATE customers SET job = 'Astronaut' WHERE id = 1")
+    execute(db, "DELETE FROM customers WHERE id IN (4, 5)")
+    assert run_once(db, out).written
+    result = run_once(db, out)
+    assert result == (3, 0, 1, 2, False, 0)
+    assert result.details() == {
+        "rows": "3",
+        "appended": "0",
+        "changed": "1",
+        "deleted": "2",
+        "written": "no",
+    }
+
+
+def test_a_negative_key_on_a_row_with_text_that_is_not_utf8_is_logged_and_read_back(
+    tmp_path: Path, out: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (id INTEGER PRIMARY KEY, job TEXT)")
+    execute(db, "INSERT INTO customers VALUES (-3, CAST(x'4cfc6e' AS TEXT))")
+    execute(db, f"INSERT INTO customers VALUES ({-(2**63)}, 'x')")
+    with caplog.at_level(logging.WARNING, logger="collector"):
+        result = run_once(db, out)
+    assert (result.rows, result.appended) == (2, 2)
+    [warning] = caplog.records
+    assert warning.getMessage().endswith("keys -3")
+    (out / STATE_FILE).unlink()
+    execute(db, "INSERT INTO customers VALUES (-4, 'y')")
+    result = run_once(db, out)
+    assert (result.appended, result.changed, result.deleted) == (1, 0, 0)
+    assert [r[0] for r in read_records(out / CUSTOMERS_CSV)[1:]] == [str(-(2**63)), "-3", "-4"]
+
+
+def test_a_first_run_reports_every_figure_of_its_log_line(tmp_path: Path, out: Path) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    result = run_once(db, out)
+    assert result == (5, 5, 0, 0, True, 0)
+    assert result.details() == {
+        "rows": "5",
+        "appended": "5",
+        "changed": "0",
+        "deleted": "0",
+        "written": "yes",
+    }
+
+
+def test_a_missing_output_directory_is_named_in_the_error(tmp_path: Path) -> None:
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    with pytest.raises(RunError) as failed:
+        run_once(db, tmp_path / "nowhere")
+    assert str(failed.value) == f"output directory not found: {tmp_path / 'nowhere'}"
+
+
+def test_customers_csv_is_read_back_a_batch_at_a_time(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read back without the state, customers.csv is never held in memory whole."""
+    sizes: list[int] = []
+
+    class MeasuredScan(export.CsvScan):
+        def batches(self, key_position: int, size: int) -> Iterator[EncodedBatch]:
+            sizes.append(size)
+            return super().batches(key_position, size)
+
+    monkeypatch.setattr(export, "CsvScan", MeasuredScan)
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    run_once(db, out)
+    (out / STATE_FILE).unlink()
+    execute(db, "DELETE FROM customers WHERE id = 1")
+    assert run_once(db, out).deleted == 1
+    assert sizes == [export.BATCH_ROWS]
+
+
+def test_the_log_lines_of_a_run_are_whole_sentences(
+    tmp_path: Path, out: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warnings an operator reads: a torn tail cut off, TEXT that is not UTF-8."""
+    db = tmp_path / "c.db"
+    execute(db, "CREATE TABLE customers (id INTEGER PRIMARY KEY, job TEXT)")
+    execute(db, "INSERT INTO customers VALUES (7, CAST(x'ff' AS TEXT))")
+    run_once(db, out)
+    path = out / CUSTOMERS_CSV
+    valid_end = path.stat().st_size
+    path.write_bytes(path.read_bytes() + b"8,to")
+    execute(db, "INSERT INTO customers VALUES (8, 'x')")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="collector"):
+        run_once(db, out)
+    assert caplog.messages == [
+        f"{path} ended with 4 bytes of an incomplete record (an interrupted append); cut back "
+        f"to the last complete record at byte {valid_end}, the cut bytes kept in "
+        f"{out / TORN_FILE}",
+        "1 rows hold TEXT that is not valid UTF-8, written with U+FFFD for the bad bytes: keys 7",
+    ]
+
+
+def test_a_batch_that_is_all_new_is_appended_from_the_snapshot_bytes(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes made for the snapshot are appended as they are when every row is new; only a
+    batch with some rows already written is encoded again for customers.csv."""
+    chosen: list[list[int]] = []
+    data = EncodedBatch.data
+
+    def counted_data(batch: EncodedBatch, positions: Sequence[int] | None = None) -> bytes:
+        if positions is not None:
+            chosen.append(list(positions))
+        return data(batch, positions)
+
+    monkeypatch.setattr(EncodedBatch, "data", counted_data)
+    db = make_database(tmp_path / "c.db", generated_rows(1, 4))
+    run_once(db, out)
+    assert chosen == []
+    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
+    run_once(db, out)
+    assert chosen == [[3]]

@@ -166,3 +166,50 @@ def test_reasons_say_what_is_wrong() -> None:
     assert network_key(" fe80::1%eth1/64") == (
         "not a valid IP network: zone id %eth1 (names a link of one host, not a network)"
     )
+
+
+# Gaps a mutation run found (issue 21).
+
+
+def test_an_invalid_ipv6_looking_value_gets_the_ipv6_reason() -> None:
+    """A value with a colon is judged as IPv6, so the reason names the IPv6 rule it breaks."""
+    assert network_key("1::2::3/64") == (
+        "not a valid IP network: At most one '::' permitted in '1::2::3'"
+    )
+    assert network_key("10.0.0.300/8") == (
+        "not a valid IP network: Octet 300 (> 255) not permitted in '10.0.0.300'"
+    )
+
+
+CANONICAL = [
+    "10.0.0.0/8",
+    "0.0.0.0/0",
+    "255.255.255.255/32",
+    "10.10.1.7/24",  # host bits set: the key is the network's
+    "2001:db8::/32",
+    "::/0",
+    "::1/128",
+    "fe80::1:2/64",
+    "2001:db8:0:1:2:3:4:5/128",
+]
+
+
+def test_the_fast_path_answers_every_canonical_form_without_ipaddress(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The slow path (network_key) gives the same keys, so a fast path switched off, or one
+    that raises (say int.from_bytes without "big", which only Python 3.9 and 3.10 refuse),
+    would hide behind it: canonical text must never reach it."""
+    slow: list[object] = []
+
+    def counting_network_key(value: object) -> object:
+        slow.append(value)
+        return network_key(value)
+
+    monkeypatch.setattr("ipam.networks.network_key", counting_network_key)
+    batch = network_keys(CANONICAL)
+    assert slow == []
+    assert batch.keys == [ipaddress_key(value) for value in CANONICAL]
+    others = ["10.0.0.0/255.0.0.0", "010.0.0.0/8", "2001:DB8::/32", "1:0::/16", " ::/0", None]
+    network_keys(others)
+    assert slow == others

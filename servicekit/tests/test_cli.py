@@ -279,3 +279,21 @@ def test_without_once_the_daemon_gets_the_settings_and_the_default_heartbeat(
     assert run_service(SERVICE, args, run, DEFAULT_HEARTBEAT) == 0
     assert calls[-1][2].heartbeat == Path("named.hb")
     assert cli.DEFAULT_INTERVAL_SECONDS == "300"
+
+
+def test_help_gives_the_description_and_each_option_in_whole_sentences(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What --help says is the command's documentation: checked whole (issue 21)."""
+    parser().print_help()
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
+    for sentence in (
+        "Test service.",
+        "run once and exit (0 ok; 2 bad arguments)",
+        "SQLite database to read, opened read-only (env SVC_DB, default data/svc.db)",
+        "heartbeat file the daemon writes after every run, read by healthcheck.sh (env "
+        "SVC_HEARTBEAT, default /tmp/svc.heartbeat); --once writes one only when this flag or "
+        "the variable names it, so a manual run never changes the daemon's health",
+        "seconds between runs of the daemon (env SVC_INTERVAL_SECONDS, default 300)",
+    ):
+        assert sentence in text

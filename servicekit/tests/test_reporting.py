@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from servicekit.reporting import (
     configure_logging,
     format_heartbeat,
+    iso_utc,
     one_line,
     parse_heartbeat,
     previous_success,
@@ -323,3 +324,86 @@ def test_the_last_success_is_not_read_from_a_fifo_put_there_after_the_check(
     with readers_released(fifo) as waited:
         assert previous_success(fifo) is None
     assert waited == []
+
+
+# Gaps a mutation run found (issue 21).
+
+
+@pytest.fixture
+def zone_five_hours_east(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's local time zone 5 hours off UTC, as on a machine not set to UTC."""
+    monkeypatch.setenv("TZ", "Etc/GMT-5")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_an_error_with_non_ascii_text_keeps_the_heartbeat_ascii_and_the_last_success(
+    tmp_path: Path,
+) -> None:
+    """sh reads the heartbeat as ASCII: an error naming /données/café.db gets '?' for the rest,
+    and the next failed run still reads the last success back from it."""
+    heartbeat = tmp_path / "hb"
+    report(SERVICE, OK, heartbeat, 300)
+    success = read(heartbeat)["last_success_epoch"]
+    failed = RunOutcome(STATUS_FAILED, error="database not found: /données/café.db")
+    report(SERVICE, failed, heartbeat, 300)
+    assert read(heartbeat)["error"] == "database not found: /donn?es/caf?.db"
+    report(SERVICE, failed, heartbeat, 300)
+    beat = read(heartbeat)
+    assert (beat["status"], beat["last_success_epoch"]) == ("failed", success)
+
+
+def test_a_failure_over_a_heartbeat_without_a_last_success_records_none(tmp_path: Path) -> None:
+    heartbeat = tmp_path / "hb"
+    heartbeat.write_text("status=failed\nerror=before\n", encoding="ascii")
+    report(SERVICE, FAILED, heartbeat, 300)
+    beat = read(heartbeat)
+    assert (beat["last_success_epoch"], beat["last_success"]) == ("", "")
+    assert beat["error"] == "database not found: x.db"
+
+
+@pytest.mark.usefixtures("zone_five_hours_east")
+def test_heartbeat_times_are_utc_for_people_beside_the_epochs(tmp_path: Path) -> None:
+    heartbeat = tmp_path / "hb"
+    report(SERVICE, OK, heartbeat, 300)
+    report(SERVICE, FAILED, heartbeat, 300)
+    beat = read(heartbeat)
+    for name in ("last_attempt", "last_success"):
+        epoch = int(beat[f"{name}_epoch"])
+        expected = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+        assert beat[name] == expected
+    assert beat["next_attempt"] == ""  # no next attempt named: empty, not "None"
+    text = format_heartbeat(OK, 1700000000, 1600000000, 300, None)
+    assert parse_heartbeat(text)["last_success"] == "2020-09-13T12:26:40Z"
+
+
+@pytest.mark.usefixtures("zone_five_hours_east")
+def test_times_are_written_in_utc_whatever_zone_they_come_in() -> None:
+    assert iso_utc(None) == ""
+    assert iso_utc(0) == "1970-01-01T00:00:00Z"
+    tokyo = timezone(timedelta(hours=9))
+    assert iso_utc(datetime(2030, 1, 1, 9, 30, 15, tzinfo=tokyo)) == "2030-01-01T00:30:15Z"
+    assert iso_utc(datetime.fromtimestamp(0, tz=timezone.utc)) == "1970-01-01T00:00:00Z"
+
+
+def test_a_retry_already_due_is_in_0s_never_a_negative_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    due = datetime.now(timezone.utc) - timedelta(seconds=30)
+    report(SERVICE, FAILED, None, 300, due)
+    assert caplog.messages == [
+        f"run failed: database not found: x.db; retry at {iso_utc(due)} (in 0s)"
+    ]
+
+
+def test_a_heartbeat_that_cannot_be_written_is_named_with_the_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    heartbeat = tmp_path / "no such directory" / "hb"
+    report(SERVICE, OK, heartbeat, 300)
+    assert (
+        caplog.messages[-1]
+        == f"could not write the heartbeat {heartbeat}: No such file or directory"
+    )
