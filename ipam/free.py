@@ -109,9 +109,10 @@ class FreeSpace:
             self.free_blocks += 1
             self.free_addresses += size
             if length is None:
-                if limit is None or self.shown < limit:
-                    self.shown += 1
-                    yield block
+                if limit is not None and self.shown >= limit:
+                    continue  # counted, not shown
+                self.shown += 1
+                yield block
                 continue
             block_length = block & LENGTH_MASK
             if block_length > length:  # smaller than one block of that length

@@ -106,9 +106,10 @@ def remove_stale_temp_files(path: Path) -> list[Path]:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 continue
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: a live writer's
-            if os.path.samestat(os.fstat(fd), candidate.lstat()):
-                candidate.unlink()
-                removed.append(candidate)
+            if not os.path.samestat(os.fstat(fd), candidate.lstat()):
+                continue  # replaced since it was opened: a new writer's file
+            candidate.unlink()
+            removed.append(candidate)
         except OSError:
             continue
         finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from servicekit import files as files_module
 from servicekit.files import atomic_writer, remove_stale_temp_files
 from servicekit.tests.helpers import REPO_ROOT
 
@@ -206,3 +207,24 @@ def test_a_temp_file_removed_before_its_writer_locked_it_is_replaced_by_a_new_on
     assert target.read_bytes() == b"new"
     assert len(created) == 2
     assert temp_files(tmp_path) == []
+
+
+def test_a_temp_file_replaced_while_it_is_checked_is_not_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between opening a stale temp file and removing it, a new writer may have put its own file
+    at that name: the lock checked was the old file's, so the new one must stay."""
+    target = tmp_path / "out.json"
+    stale = tmp_path / ".out.json.abc.tmp"
+    stale.write_bytes(b"left by a killed run")
+    fresh = tmp_path / "fresh"
+    fresh.write_bytes(b"a live writer's")
+    real_flock = files_module.fcntl.flock
+
+    def flock_after_a_replace(fd: int, operation: int) -> None:
+        os.replace(fresh, stale)  # a new writer's file takes the name
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(files_module.fcntl, "flock", flock_after_a_replace)
+    assert remove_stale_temp_files(target) == []
+    assert stale.read_bytes() == b"a live writer's"
