@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 from urllib.parse import quote
 
+from servicekit.files import file_kind
 from servicekit.runs import RunError
 
 BUSY_TIMEOUT_SECONDS = 30.0  # a writer in the middle of a commit delays a run, not fails it
@@ -43,11 +44,11 @@ def check_database_file(path: Path) -> None:
     The file is opened non-blocking and checked again, so nothing swapped in between can block.
     """
     try:
-        kind = _kind(os.stat(path).st_mode)
+        kind = file_kind(os.stat(path).st_mode)
         if kind is None:
             file = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             try:
-                kind = _kind(os.fstat(file).st_mode)
+                kind = file_kind(os.fstat(file).st_mode)
             finally:
                 os.close(file)
     except (FileNotFoundError, NotADirectoryError):
@@ -58,20 +59,6 @@ def check_database_file(path: Path) -> None:
         raise RunError(f"cannot read database {shown(path)}: {error.strerror}") from None
     if kind is not None:
         raise RunError(f"database {shown(path)} is {kind}, not a SQLite database file")
-
-
-def _kind(mode: int) -> str | None:
-    """What a file that is not a regular file is, in words; None for a regular file."""
-    if stat.S_ISREG(mode):
-        return None
-    kinds = (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    )
-    return next((words for test, words in kinds if test(mode)), "not a regular file")
 
 
 def _permission_denied(database: Path, denied: Path) -> str:

@@ -35,16 +35,26 @@ def not_a_regular_file(path: Path) -> str | None:
     not a regular file; None for a regular file or nothing. Checked before a file is read or
     written: opening a FIFO waits for its other end (forever, for a service's own files), and a
     directory or a device is not a service's to replace."""
-    if path.is_file() or not path.exists():
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return file_kind(mode)
+
+
+def file_kind(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is, in words, when it is not a regular file; None for a
+    regular file."""
+    if stat.S_ISREG(mode):
         return None
     kinds = (
-        (path.is_dir, "a directory"),
-        (path.is_fifo, "a FIFO (named pipe)"),
-        (path.is_socket, "a socket"),
-        (path.is_char_device, "a character device"),
-        (path.is_block_device, "a block device"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
     )
-    return next((words for is_kind, words in kinds if is_kind()), "not a regular file")
+    return next((words for is_kind, words in kinds if is_kind(mode)), "not a regular file")
 
 
 @contextmanager
