@@ -538,16 +538,6 @@ def test_a_full_disk_after_the_snapshot_is_written_changes_no_output_file(
     assert run_once(db, out).appended == 1
 
 
-def test_a_first_run_that_fails_leaves_no_customers_csv(
-    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
-    fail_fsync_once(monkeypatch, SNAPSHOT_CSV)
-    with pytest.raises(RunError, match=f"^cannot write {re.escape(str(out / SNAPSHOT_CSV))}: "):
-        run_once(db, out)
-    assert not (out / CUSTOMERS_CSV).exists()
-
-
 def test_an_empty_customers_csv_is_a_file_with_no_records_yet(tmp_path: Path, out: Path) -> None:
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
     (out / CUSTOMERS_CSV).touch()
@@ -624,15 +614,20 @@ def test_a_full_disk_names_the_file_and_the_step_and_changes_no_output(
     assert run_once(db, out).appended == 1
 
 
-def test_a_full_disk_on_a_first_run_names_customers_csv_and_leaves_none(
-    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("full", [CUSTOMERS_CSV, SNAPSHOT_CSV])
+def test_a_first_run_that_fails_on_a_full_disk_names_the_file_and_leaves_no_output(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, full: str
 ) -> None:
     db = make_database(tmp_path / "c.db", generated_rows(1, 5))
-    fail_fsync_once(monkeypatch, CUSTOMERS_CSV)
-    message = f"^cannot write {re.escape(str(out / CUSTOMERS_CSV))}: No space left on device$"
+    fail_fsync_once(monkeypatch, full)
+    message = f"^cannot write {re.escape(str(out / full))}: No space left on device$"
     with pytest.raises(RunError, match=message):
         run_once(db, out)
-    assert sorted(path.name for path in out.iterdir()) == [LOCK_FILE]
+    left = {path.name for path in out.iterdir()}
+    assert not left & {CUSTOMERS_CSV, SNAPSHOT_CSV}
+    assert not [name for name in left if name.endswith(".tmp")]
+    monkeypatch.undo()
+    assert run_once(db, out).appended == 4  # generated_rows(1, 5): ids 1 to 4
 
 
 def test_an_output_directory_that_refuses_the_lock_file_says_so(tmp_path: Path, out: Path) -> None:
