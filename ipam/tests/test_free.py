@@ -25,7 +25,6 @@ from ipam.hierarchy import build_hierarchy
 from ipam.networks import network_key, network_text
 from ipam.tests.helpers import REPO_ROOT, make_database
 from ipam.tests.test_tree import Network, networks, nodes_of, tables
-from ipam.view import EXIT_BROKEN_PIPE
 
 SHIPPED = REPO_ROOT / "database" / "prefixes.db"
 FREE = [sys.executable, "-m", "ipam", "free"]
@@ -438,50 +437,6 @@ def test_process_examples_of_the_issue() -> None:
     # Lazy: 2**128 blocks of /128, and the answer comes at once (a hang fails on the timeout).
     completed = run_process("::/0", "--length", "128", "--limit", "10")
     assert (completed.returncode, len(completed.stdout.splitlines())) == (0, 11)
-
-
-def test_process_output_closed_early_is_a_quiet_exit_141(tmp_path: Path) -> None:
-    rows = [(row_id, f"10.{row_id >> 8 & 255}.{row_id & 255}.0/25") for row_id in range(20_000)]
-    database = make_database(tmp_path / "big.db", rows)
-    for arguments in ([], ["--json"]):
-        with subprocess.Popen(
-            [*FREE, "--db", str(database), "10.0.0.0/8", *arguments],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        ) as process:
-            assert process.stdout is not None and process.stderr is not None
-            assert process.stdout.readline()  # like head -1
-            process.stdout.close()
-            stderr = process.stderr.read()
-        assert (process.returncode, stderr) == (EXIT_BROKEN_PIPE, b"")
-
-
-@pytest.mark.parametrize("command", ["free", "tree"])
-@pytest.mark.parametrize("json_lines", [[], ["--json"]])
-def test_process_full_or_closed_stdout_is_one_line_and_exit_1(
-    command: str, json_lines: list[str]
-) -> None:
-    """Issue 18, case 8: > /dev/full and >&- gave a traceback."""
-    arguments = [sys.executable, "-m", "ipam", command, *json_lines]
-    if command == "free":
-        arguments.append("10.0.0.0/8")
-    environment = {key: value for key, value in os.environ.items() if key != "IPAM_DB"}
-    with open("/dev/full", "w", encoding="utf-8") as full:
-        completed = subprocess.run(
-            arguments, cwd=REPO_ROOT, env=environment, stdout=full, stderr=subprocess.PIPE,
-            text=True, timeout=60, check=False,
-        )  # fmt: skip
-    assert completed.returncode == 1
-    assert completed.stderr == (
-        f"python -m ipam {command}: cannot write the output: No space left on device\n"
-    )
-    closed = subprocess.run(
-        ["sh", "-c", '"$@" >&-', "sh", *arguments], cwd=REPO_ROOT, env=environment,
-        stderr=subprocess.PIPE, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert closed.returncode == 1
-    assert closed.stderr == f"python -m ipam {command}: cannot write the output: stdout is closed\n"
 
 
 def test_process_ctrl_c_is_a_quiet_exit_130(tmp_path: Path) -> None:

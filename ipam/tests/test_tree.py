@@ -583,24 +583,6 @@ def test_process_bad_database_and_bad_arguments(tmp_path: Path) -> None:
     assert "Traceback" not in completed.stderr
 
 
-def test_process_output_closed_early_is_a_quiet_exit(tmp_path: Path) -> None:
-    # Far more than a pipe's buffer, so the writer is still writing when the reader leaves.
-    rows = [(row_id, f"10.{row_id >> 8 & 255}.{row_id & 255}.0/24") for row_id in range(20_000)]
-    database = make_database(tmp_path / "big.db", rows)
-    for arguments in ([], ["--json"]):
-        with subprocess.Popen(
-            [*TREE, "--db", str(database), *arguments],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        ) as process:
-            assert process.stdout is not None and process.stderr is not None
-            assert process.stdout.readline()  # like head -1
-            process.stdout.close()
-            stderr = process.stderr.read()
-        assert (process.returncode, stderr) == (EXIT_BROKEN_PIPE, b"")
-
-
 def test_ctrl_c_is_a_quiet_exit_130(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

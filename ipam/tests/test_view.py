@@ -1,14 +1,22 @@
-"""What every view shares (ipam/view.py), in this process: the output errors of issue 18 case 8
-(a full disk, a closed stdout), which the subprocess tests of tree and free show end to end."""
+"""What every view shares (ipam/view.py): the output errors of issue 18 case 8 (a full disk, a
+closed stdout) and a reader that leaves early, in this process and then end to end, for each
+view run as a real process."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+from pathlib import Path
 from typing import TextIO
 
 import pytest
 
-from ipam.view import EXIT_FAILED, EXIT_OK, run_view, write_lines
+from ipam.tests.helpers import REPO_ROOT, make_database
+from ipam.view import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OK, run_view, write_lines
+
+# Each view, with the arguments it needs to write something for a table of 10.x.y.0/25 rows.
+VIEWS = {"tree": [], "free": ["10.0.0.0/8"]}
 
 
 def show_many_lines(stdout: TextIO) -> int:
@@ -50,3 +58,49 @@ def test_a_stdout_open_only_for_reading_is_one_line_and_exit_1(
         monkeypatch.setattr(sys, "stdout", read_only)
         assert run_view("python -m ipam test", show_many_lines) == EXIT_FAILED
     assert capsys.readouterr().err.startswith("python -m ipam test: cannot write the output: ")
+
+
+# -- The real processes
+
+
+@pytest.mark.parametrize("command", VIEWS)
+def test_process_output_closed_early_is_a_quiet_exit_141(tmp_path: Path, command: str) -> None:
+    # Far more than a pipe's buffer, so the writer is still writing when the reader leaves.
+    rows = [(row_id, f"10.{row_id >> 8 & 255}.{row_id & 255}.0/25") for row_id in range(20_000)]
+    database = make_database(tmp_path / "big.db", rows)
+    for json_lines in ([], ["--json"]):
+        with subprocess.Popen(
+            [sys.executable, "-m", "ipam", command, "--db", str(database), *VIEWS[command],
+             *json_lines],
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        ) as process:  # fmt: skip
+            assert process.stdout is not None and process.stderr is not None
+            assert process.stdout.readline()  # like head -1
+            process.stdout.close()
+            stderr = process.stderr.read()
+        assert (process.returncode, stderr) == (EXIT_BROKEN_PIPE, b"")
+
+
+@pytest.mark.parametrize("command", VIEWS)
+@pytest.mark.parametrize("json_lines", [[], ["--json"]])
+def test_process_full_or_closed_stdout_is_one_line_and_exit_1(
+    command: str, json_lines: list[str]
+) -> None:
+    """Issue 18, case 8: > /dev/full and >&- gave a traceback."""
+    arguments = [sys.executable, "-m", "ipam", command, *json_lines, *VIEWS[command]]
+    environment = {key: value for key, value in os.environ.items() if key != "IPAM_DB"}
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        completed = subprocess.run(
+            arguments, cwd=REPO_ROOT, env=environment, stdout=full, stderr=subprocess.PIPE,
+            text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert completed.returncode == 1
+    assert completed.stderr == (
+        f"python -m ipam {command}: cannot write the output: No space left on device\n"
+    )
+    closed = subprocess.run(
+        ["sh", "-c", '"$@" >&-', "sh", *arguments], cwd=REPO_ROOT, env=environment,
+        stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert closed.returncode == 1
+    assert closed.stderr == f"python -m ipam {command}: cannot write the output: stdout is closed\n"
