@@ -596,7 +596,7 @@ def test_a_full_disk_names_the_file_and_the_step_and_changes_no_output(
     tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, full: str, step: str
 ) -> None:
     """Each file's fsync fails with ENOSPC in turn: the run fails with one line naming the file
-    and the step, as ipam's "cannot write output output/prefixes.json: ...", where it said only
+    and the step, as ipam's "cannot write output/prefixes.json: ...", where it said only
     "OSError: [Errno 28] No space left on device"."""
     db = make_database(tmp_path / "c.db", generated_rows(1, 5))
     run_once(db, out)

@@ -108,7 +108,7 @@ def test_an_unwritable_output_exits_1_with_one_line_naming_it(
     output = tmp_path / "missing" / "prefixes.json"
     code, err = run(database, output, capsys)
     assert code == 1
-    assert failure(err).startswith(f"cannot write output {output}")
+    assert failure(err).startswith(f"cannot write {output}")
 
 
 # -- Flags and environment
