@@ -83,7 +83,7 @@ def write_lines(lines: Iterable[str], stream: TextIO) -> None:
         try:
             stream.write(text)
         except UnicodeEncodeError:  # a stored value the encoding lacks: escape it, as repr does
-            encoding = stream.encoding or "ascii"
+            encoding = stream.encoding  # a stream that encodes knows its encoding
             stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
 
 

@@ -133,6 +133,18 @@ def test_blocks_of_a_length_are_netaddrs_first_fit(
     assert summary["free_blocks"] == len(cidrs)
 
 
+@given(tables_and_roots(), st.integers(0, 4))
+def test_with_a_length_and_no_limit_every_block_of_that_length_is_shown(
+    case: tuple[list[object], Network], extra: int
+) -> None:
+    values, root = case
+    length = min(root.prefixlen + extra, root.max_prefixlen)  # at most 16 blocks of it
+    blocks, summary = space_of(values, str(root), length)
+    fits = [cidr for cidr in netaddr_free(values, root) if cidr.prefixlen <= length]
+    assert_same_blocks(blocks, [subnet for cidr in fits for subnet in cidr.subnet(length)])
+    assert summary["shown"] == summary["blocks_of_length"] == len(blocks)
+
+
 def test_the_count_of_blocks_never_depends_on_enumerating_them() -> None:
     blocks, summary = space_of(["::/1", "8000::1"], "::/0", 128, 3)
     assert blocks == ["8000::/128", "8000::2/128", "8000::3/128"]
@@ -366,6 +378,49 @@ def test_bad_arguments_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("usage: python -m ipam free ")
     assert message in err
+
+
+def test_the_length_may_be_the_longest_of_the_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "10.10.1.0/26", "--length", "32", "--limit", "3")
+    assert code == 0  # 10.10.1.10/32 is taken: the first three /32 are before it
+    assert [line.split()[0] for line in out.splitlines()[:3]] == [
+        "10.10.1.0/32",
+        "10.10.1.1/32",
+        "10.10.1.2/32",
+    ]
+    code, out, _ = run(capsys, "2001:db8:10:1::/64", "--length", "128", "--limit", "2")
+    assert code == 0  # 2001:db8:10:1::1/128 is taken
+    assert [line.split()[0] for line in out.splitlines()[:2]] == [
+        "2001:db8:10:1::/128",
+        "2001:db8:10:1::2/128",
+    ]
+
+
+def test_help_says_what_free_shows_and_what_each_option_does(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IPAM_DB", raising=False)
+    monkeypatch.setenv("COLUMNS", "1000")  # no line wrapped (a narrow one breaks "read-only")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # one line
+    assert text.startswith(
+        "usage: python -m ipam free [-h] [--db DB] [--length N] [--limit K] [--json] PREFIX "
+        "Show the free space inside PREFIX: the maximal free CIDR blocks (NetBox's available "
+        "prefixes), or with --length the first free blocks of that length (first-fit "
+        "allocation), then a summary. Used space is every valid network of the table strictly "
+        "inside PREFIX. Reads the database read-only. Exit status 3: nothing free. "
+    )
+    for line in (
+        "PREFIX the network to look inside, as in the table (it need not be in it)",
+        "--db DB SQLite database with the prefixes table (env IPAM_DB, default "
+        "database/prefixes.db)",
+        "--length N the free blocks of prefix length N, from PREFIX's length to 32 (IPv6: 128)",
+        "--limit K show at most K blocks (default: all of them; with --length, 1)",
+        "--json JSON Lines: one object per block, then the summary",
+    ):
+        assert line in text
 
 
 def test_limit_without_length_caps_the_blocks_shown(capsys: pytest.CaptureFixture[str]) -> None:

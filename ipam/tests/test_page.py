@@ -7,17 +7,20 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from ipam import page
 from ipam.__main__ import main
 from ipam.hierarchy import build_hierarchy
+from ipam.networks import network_key, network_text
 from ipam.service import run_once
 from ipam.tests.helpers import REPO_ROOT, add_row, make_database
 from ipam.tests.test_tree import tables
@@ -116,6 +119,42 @@ def test_ids_javascript_cannot_hold_exactly_are_text() -> None:
     assert negative["i"] == [[str(-(2**53) - 1)], -(2**53) + 1]
 
 
+def test_ids_at_the_edges_of_what_a_javascript_number_holds_exactly() -> None:
+    edge = 2**53  # -edge and edge are doubles, but so are -edge - 1 and edge + 1: not exact
+    for ids, column in (
+        ([edge - 1], [edge - 1]),
+        ([-edge + 1], [-edge + 1]),
+        ([edge], [[str(edge)]]),
+        ([-edge], [[str(-edge)]]),
+    ):
+        assert embedded(page_bytes(["10.0.0.0/8"], ids))["i"] == column
+    # The same ids beside one that is not an integer, and as invalid rows' ids.
+    values = ["10.0.0.0/8", "10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16", "10.4.0.0/16"]
+    data = embedded(page_bytes(values, ["x", edge - 1, -edge + 1, edge, -edge]))
+    assert data["i"] == [["x"], edge - 1, -edge + 1, [str(edge)], [str(-edge)]]
+    data = embedded(page_bytes(["junk", "junk", "junk"], [edge - 1, edge, -edge]))
+    assert [row[0] for row in data["invalid_rows"]] == [edge - 1, str(edge), str(-edge)]
+
+
+def test_plain_integer_ids_are_bare_numbers_and_duplicates_compact_lists() -> None:
+    (data,) = DATA.findall(page_bytes(["10.0.0.0/8", "::/0", "10.0.0.0/8", "10.1.0.0/16"]))
+    assert data.endswith(b', "i": [[1,3],4,2]}')  # 10.0.0.0/8 (rows 1, 3), 10.1.0.0/16, ::/0
+
+
+@given(st.lists(st.text(alphabet="<>&x\u2028", max_size=5), min_size=1, max_size=4))
+@example(["<"])
+@example([">"])
+@example(["&"])
+def test_no_less_than_greater_than_or_ampersand_reaches_the_script_raw(texts: list[str]) -> None:
+    """Each alone, or with others: every stored text (a value, an id) is escaped."""
+    values: list[object] = [*texts, "10.0.0.0/8"]  # the texts are invalid rows
+    (data,) = DATA.findall(page_bytes(values, [*texts, texts[0]]))
+    assert not re.search(rb"[<>&]", data)
+    decoded = json.loads(data)
+    assert [row[:2] for row in decoded["invalid_rows"]] == [[text, text] for text in texts]
+    assert decoded["i"] == [[texts[0]]]
+
+
 def test_stored_text_never_leaves_the_json_as_markup() -> None:
     values: list[object] = [*MARKUP, "10.0.0.0/8", "10.0.0.0/8"]
     html = page_bytes(values, [*MARKUP, "<b>id</b>", "&amp;\u2028"])
@@ -142,6 +181,52 @@ def test_the_stamp_changes_with_the_data_the_database_and_the_template(tmp_path:
     assert page.is_current(path, stamp)
     path.write_bytes(stamp[:-3])
     assert not page.is_current(path, stamp)
+
+
+def test_the_template_version_changes_with_each_of_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So that a page an older ipam wrote is rewritten once the new one runs."""
+    names = ("page.html", "page.css", "page.js")
+    for name in names:
+        shutil.copyfile(REPO_ROOT / "ipam" / name, tmp_path / name)
+    monkeypatch.setattr(page, "_HERE", tmp_path)
+    versions = [page.read_template().version, page.read_template().version]
+    assert versions[0] == versions[1]
+    for name in names:
+        with (tmp_path / name).open("a", encoding="utf-8") as file:
+            file.write("\n")
+        versions.append(page.read_template().version)
+    assert len(set(versions)) == 4
+
+
+def test_a_database_path_that_is_not_utf8_is_stamped_by_its_bytes() -> None:
+    template = page.read_template()
+    names = [os.fsdecode(name) for name in (b"caf\xe9.db", b"caf\xe8.db", b"caf\xc3\xa9.db")]
+    stamps = {page.page_stamp(template, b"[]\n", name) for name in names}
+    assert len(stamps) == 3
+
+
+@pytest.mark.parametrize("dotted", [False, True])
+def test_mapped_addresses_are_spelled_as_this_runs_tree_spells_them(
+    dotted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.13 writes ::ffff:10.0.0.0, older ones ::ffff:a00:0: the page's script writes
+    them as the run's own ipaddress does, and learns which from ``dotted_mapped``."""
+    if dotted:  # 3.13's spelling, on any Python
+        hex_text = ipaddress.IPv6Address.__str__
+
+        def dotted_text(address: ipaddress.IPv6Address) -> str:
+            mapped = address.ipv4_mapped
+            return hex_text(address) if mapped is None else f"::ffff:{mapped}"
+
+        monkeypatch.setattr(ipaddress.IPv6Address, "__str__", dotted_text)
+    key = network_key("::ffff:10.0.0.0/104")
+    assert isinstance(key, int)
+    text = network_text(key)
+    if dotted:
+        assert text == "::ffff:10.0.0.0/104"
+    assert embedded(page_bytes(["::ffff:10.0.0.0/104"]))["dotted_mapped"] is ("." in text)
 
 
 def test_the_page_is_the_template_with_its_three_slots_filled() -> None:
