@@ -513,31 +513,6 @@ def test_a_directory_where_an_output_belongs_is_refused_before_anything_is_writt
     assert output_files(out) == before
 
 
-def test_a_full_disk_after_the_snapshot_is_written_changes_no_output_file(
-    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """ENOSPC where the issue found it: room for the new snapshot, not for the state."""
-    db = make_database(tmp_path / "c.db", generated_rows(1, 5))
-    run_once(db, out)
-    with open(out / CUSTOMERS_CSV, "ab") as stream:
-        stream.write(b"9,torn")
-    execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
-    before = output_files(out)
-
-    def no_space(*args: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr("collector.export.save_state", no_space)
-    with pytest.raises(
-        RunError,
-        match=f"^cannot write {re.escape(str(out / STATE_FILE))}: No space left on device$",
-    ):
-        run_once(db, out)
-    assert output_files(out) == before
-    monkeypatch.undo()
-    assert run_once(db, out).appended == 1
-
-
 def test_an_empty_customers_csv_is_a_file_with_no_records_yet(tmp_path: Path, out: Path) -> None:
     db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
     (out / CUSTOMERS_CSV).touch()
@@ -595,7 +570,8 @@ def fail_fsync_once(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
 def test_a_full_disk_names_the_file_and_the_step_and_changes_no_output(
     tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, full: str, step: str
 ) -> None:
-    """Each file's fsync fails with ENOSPC in turn: the run fails with one line naming the file
+    """Each file's fsync fails with ENOSPC in turn (the state's: where the issue found it, room
+    for the new snapshot but not for the state): the run fails with one line naming the file
     and the step, as ipam's "cannot write output/prefixes.json: ...", where it said only
     "OSError: [Errno 28] No space left on device"."""
     db = make_database(tmp_path / "c.db", generated_rows(1, 5))
