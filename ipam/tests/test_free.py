@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ipam import free
 from ipam.free import EXIT_NOTHING_FREE, FreeSpace, free_blocks, main
 from ipam.hierarchy import build_hierarchy
 from ipam.networks import network_key, network_text
@@ -451,17 +450,6 @@ def test_the_database_defaults_from_ipam_db(
         "10.0.0.0/8 (not in the table): 8388608 of 16777216 addresses free (50%), 1 block; "
         "1 invalid row skipped",
     ]
-
-
-def test_ctrl_c_is_a_quiet_exit_130(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def interrupted(database: Path) -> object:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(free, "read_prefix_table", interrupted)
-    assert main(["10.0.0.0/8"]) == 130
-    assert capsys.readouterr() == ("", "")
 
 
 def run_process(*arguments: str, **options: object) -> subprocess.CompletedProcess[str]:

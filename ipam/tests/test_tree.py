@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ipam import tree
 from ipam.networks import network_key
 from ipam.parents import find_closest_parents
 from ipam.tests.helpers import REPO_ROOT, make_database
@@ -581,17 +580,6 @@ def test_process_bad_database_and_bad_arguments(tmp_path: Path) -> None:
     completed = run_process("--depth", "0")
     assert completed.returncode == 2
     assert "Traceback" not in completed.stderr
-
-
-def test_ctrl_c_is_a_quiet_exit_130(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def interrupted(database: Path) -> object:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(tree, "read_tree", interrupted)
-    assert tree.main(["--db", "whatever.db"]) == 130
-    assert capsys.readouterr() == ("", "")
 
 
 def test_zoned_ipv6_values_are_invalid_rows_not_one_merged_node() -> None:

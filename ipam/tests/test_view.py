@@ -10,10 +10,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import TextIO
 
 import pytest
 
+from ipam import free, tree
 from ipam.tests.helpers import REPO_ROOT, make_database
 from ipam.view import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OK, run_view, view_parser, write_lines
 
@@ -96,6 +98,26 @@ def test_a_character_the_output_cannot_encode_is_escaped_and_the_others_kept() -
     write_lines(["café €", "plain"], stream)
     stream.seek(0)
     assert stream.buffer.read() == b"caf\xe9 \\u20ac\nplain\n"  # é is latin-1; € is not
+
+
+@pytest.mark.parametrize(
+    ("view", "reader", "arguments"),
+    [(free, "read_prefix_table", ["10.0.0.0/8"]), (tree, "read_tree", [])],
+    ids=["free", "tree"],
+)
+def test_ctrl_c_is_a_quiet_exit_130(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    view: ModuleType,
+    reader: str,
+    arguments: list[str],
+) -> None:
+    def interrupted(database: Path) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(view, reader, interrupted)
+    assert view.main(["--db", "whatever.db", *arguments]) == 130
+    assert capsys.readouterr() == ("", "")
 
 
 # -- The real processes
