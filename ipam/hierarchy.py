@@ -16,6 +16,10 @@ API (stable: the views build on it)::
     hierarchy.inside(key)   # range of the positions of the networks inside the key's network,
                             #   that network included (it need not be in the table)
     hierarchy.container(key)  # the position of the closest network strictly containing it
+    hierarchy.invalid(ids, prefixes)  # list[InvalidRow]: id, stored value, reason, per invalid row
+    hierarchy.sorted_ids(ids)  # the row ids in sorted order
+    positions_inside(keys, key), closest_container(keys, parents, key)  # the same two questions,
+                            #   for a view that keeps only the sorted lists
     end_key(key)            # the key's network's last address, length byte 255
     addresses(key)          # the number of addresses of the key's network
     IPV4_SIZES, IPV6_SIZES  # the same by prefix length: IPV4_SIZES[24] == 256
@@ -58,9 +62,12 @@ __all__ = [
     "IPV6_SIZES",
     "NO_PARENT",
     "Hierarchy",
+    "InvalidRow",
     "addresses",
     "build_hierarchy",
+    "closest_container",
     "end_key",
+    "positions_inside",
 ]
 
 NO_PARENT = -1  # the parent position of a network no other network of the table contains
@@ -95,26 +102,54 @@ class Hierarchy(NamedTuple):
 
     def inside(self, key: int) -> range:
         """The positions of the networks inside the key's network, that network included."""
-        keys = self.keys
-        start = bisect_left(keys, key)
-        return range(start, bisect_right(keys, end_key(key), start))
+        return positions_inside(self.keys, key)
 
     def container(self, key: int) -> int:
         """The position of the closest network of the table strictly containing the key's
-        network (NO_PARENT when none): a walk up from the network sorted just before it."""
-        keys, parents = self.keys, self.parents
-        position = bisect_left(keys, key)
-        if position < len(keys) and keys[position] == key:  # in the table: its own parent
-            return parents[position]
-        # The first row of the network sorted just before the key, if any.
-        position = bisect_left(keys, keys[position - 1], 0, position) if position else NO_PARENT
-        # The network sorted just before the key lies inside every container of the key (both
-        # start within it and CIDR blocks nest), so the closest container is the first of it
-        # and its ancestors that has not ended before the key starts (an IPv4 network always
-        # has, before an IPv6 key).
-        while position != NO_PARENT and end_key(keys[position]) < key:
-            position = parents[position]
-        return position
+        network (NO_PARENT when none)."""
+        return closest_container(self.keys, self.parents, key)
+
+    def invalid(self, ids: Sequence[object], prefixes: Sequence[object]) -> list[InvalidRow]:
+        """The invalid rows in table order, each with its id, stored value and reason."""
+        row_keys = self.row_keys
+        return [
+            InvalidRow(ids[row], prefixes[row], str(row_keys[row])) for row in self.invalid_rows
+        ]
+
+    def sorted_ids(self, ids: Sequence[object]) -> list[object]:
+        """The row ids in sorted order (``ids[row]`` names row ``row``): a network's ids ascend."""
+        return list(map(ids.__getitem__, self.rows))
+
+
+class InvalidRow(NamedTuple):
+    id: object
+    prefix: object  # the stored value
+    error: str
+
+
+def positions_inside(keys: list[int], key: int) -> range:
+    """The positions of the networks inside the key's network, that network included, in the
+    sorted ``keys`` of a hierarchy: one run of positions."""
+    start = bisect_left(keys, key)
+    return range(start, bisect_right(keys, end_key(key), start))
+
+
+def closest_container(keys: list[int], parents: list[int], key: int) -> int:
+    """The position of the closest network strictly containing the key's network, in the sorted
+    ``keys`` and ``parents`` of a hierarchy (NO_PARENT when none): a walk up from the network
+    sorted just before it."""
+    position = bisect_left(keys, key)
+    if position < len(keys) and keys[position] == key:  # in the table: its own parent
+        return parents[position]
+    # The first row of the network sorted just before the key, if any.
+    position = bisect_left(keys, keys[position - 1], 0, position) if position else NO_PARENT
+    # The network sorted just before the key lies inside every container of the key (both
+    # start within it and CIDR blocks nest), so the closest container is the first of it
+    # and its ancestors that has not ended before the key starts (an IPv4 network always
+    # has, before an IPv6 key).
+    while position != NO_PARENT and end_key(keys[position]) < key:
+        position = parents[position]
+    return position
 
 
 def build_hierarchy(prefixes: Sequence[object]) -> Hierarchy:

@@ -53,7 +53,7 @@ def run_once(database: Path, output: Path, html: Path | None = None) -> RunResul
     result = closest_parents(hierarchy)
     json_bytes = report_json(table, result.parents, result.errors)
     written = write_if_changed(output, json_bytes)
-    invalid_ids = [row_id for row_id, error in zip(table.ids, result.errors) if error]
+    invalid_ids = [table.ids[row] for row in hierarchy.invalid_rows]
     valid = len(table.rows) - len(invalid_ids)
     page_state = "off"
     if html is not None:
@@ -77,10 +77,7 @@ def _write_page(
     stamp = page.page_stamp(template, json_bytes, str(database))
     if page.is_current(path, stamp):
         return False
-    ids, prefixes = table.ids, table.prefixes
-    invalid = [
-        (ids[row], prefixes[row], str(hierarchy.row_keys[row])) for row in hierarchy.invalid_rows
-    ]
+    invalid = hierarchy.invalid(table.ids, table.prefixes)
     header = {
         "database": str(database),
         "time": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -88,7 +85,7 @@ def _write_page(
         "valid": len(table.rows) - len(invalid),
         "invalid": len(invalid),
     }
-    sorted_ids = list(map(ids.__getitem__, hierarchy.rows))
+    sorted_ids = hierarchy.sorted_ids(table.ids)
     data = page.PageData(header, hierarchy.keys, hierarchy.parents, sorted_ids, invalid)
     write_pieces(path, page.page_pieces(template, stamp, data))
     return True

@@ -44,7 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from itertools import islice
@@ -55,9 +55,11 @@ from ipam.hierarchy import (
     IPV4_SIZES,
     IPV6_SIZES,
     NO_PARENT,
+    InvalidRow,
     addresses,
     build_hierarchy,
-    end_key,
+    closest_container,
+    positions_inside,
 )
 from ipam.networks import IPV6_BIT, LENGTH_MASK, network_text
 from ipam.report import json_value
@@ -88,12 +90,6 @@ class Node(NamedTuple):
     children: int
     utilization: float  # 0 to 1
     last: bool  # no later node has the same parent (the drawing's corner rather than tee)
-
-
-class InvalidRow(NamedTuple):
-    id: object
-    prefix: object  # the stored value
-    error: str
 
 
 class PrefixTree:
@@ -155,8 +151,8 @@ class PrefixTree:
         followed = self._followed
         start, stop = 0, len(keys)
         if root is not None:  # the networks inside the root are one run of positions
-            start = bisect_left(keys, root)
-            stop = bisect_right(keys, end_key(root), start)
+            inside = positions_inside(keys, root)
+            start, stop = inside.start, inside.stop
         limit = 256 if max_depth is None else max_depth
         texts = [""] * 129  # texts[depth]: the prefix of the last node yielded at that depth
         new_tuple = tuple.__new__
@@ -202,12 +198,8 @@ class PrefixTree:
         when it is in the table (``[]``: no network of the table contains it)."""
         keys, parents = self._keys, self._parents
         position = bisect_left(keys, key)
-        if position == len(keys) or keys[position] != key:
-            # The network sorted just before the key lies inside every container of the key,
-            # so the closest container is the first of it and its ancestors not ended by then.
-            position -= 1
-            while position != NO_PARENT and end_key(keys[position]) < key:
-                position = parents[position]
+        if position == len(keys) or keys[position] != key:  # not in the table
+            position = closest_container(keys, parents, key)
         chain = []
         while position != NO_PARENT:
             node = next(self.nodes(root=keys[position]))  # a subtree's first node: its root
@@ -219,13 +211,10 @@ class PrefixTree:
 def build_tree(prefixes: Sequence[object], ids: Sequence[object]) -> PrefixTree:
     """The hierarchy of the stored ``prefixes`` values, ``ids[row]`` naming row ``row``."""
     hierarchy = build_hierarchy(prefixes)
-    row_keys = hierarchy.row_keys
-    invalid_rows = [
-        InvalidRow(ids[row], prefixes[row], str(row_keys[row])) for row in hierarchy.invalid_rows
-    ]
-    sorted_ids = list(map(ids.__getitem__, hierarchy.rows))
+    invalid_rows = hierarchy.invalid(ids, prefixes)
+    sorted_ids = hierarchy.sorted_ids(ids)
     keys, parents = hierarchy.keys, hierarchy.parents
-    del hierarchy, row_keys  # the per-row lists: only the sorted ones are needed from here
+    del hierarchy  # the per-row lists: only the sorted ones are needed from here
     return PrefixTree(keys, parents, sorted_ids, invalid_rows)
 
 
