@@ -31,7 +31,7 @@ from functools import partial
 from typing import TextIO
 
 from ipam.hierarchy import NO_PARENT, Hierarchy, addresses, build_hierarchy, end_key
-from ipam.networks import IPV6_BIT, LENGTH_BITS, LENGTH_MASK, network_text
+from ipam.networks import ADDRESS_BITS, IPV6_BIT, LENGTH_BITS, LENGTH_MASK, network_text
 from ipam.store import read_prefix_table
 from ipam.view import (
     EXIT_OK,
@@ -47,14 +47,13 @@ __all__ = ["EXIT_NOTHING_FREE", "FreeSpace", "free_blocks", "main"]
 
 PROG = "python -m ipam free"
 EXIT_NOTHING_FREE = 3  # as NetBox and phpIPAM answer an allocation with no room
-_ADDRESS_BITS = (1 << 128) - 1  # a key's address, once shifted down past its length byte
 
 
 def free_blocks(hierarchy: Hierarchy, root: int) -> Iterator[int]:
     """The keys of the maximal free blocks inside the ``root`` key's network, in address order."""
     keys = hierarchy.keys
     version = root & IPV6_BIT
-    cursor = root >> LENGTH_BITS & _ADDRESS_BITS  # the first address not known to be used
+    cursor = root >> LENGTH_BITS & ADDRESS_BITS  # the first address not known to be used
     root_end = cursor + addresses(root)
     inside = hierarchy.inside(root)
     position, stop = inside.start, inside.stop
@@ -62,7 +61,7 @@ def free_blocks(hierarchy: Hierarchy, root: int) -> Iterator[int]:
         position += 1
     while position < stop:
         key = keys[position]
-        start = key >> LENGTH_BITS & _ADDRESS_BITS
+        start = key >> LENGTH_BITS & ADDRESS_BITS
         yield from _aligned_blocks(version, cursor, start)
         cursor = start + addresses(key)
         # Sorted keys put a network's subtree right after it: jump over it in one bisection.

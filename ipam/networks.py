@@ -43,7 +43,7 @@ LENGTH_MASK = (1 << LENGTH_BITS) - 1
 IPV4_END_BITS = [((1 << (32 - length)) - 1) << LENGTH_BITS | LENGTH_MASK for length in range(33)]
 IPV6_END_BITS = [((1 << (128 - length)) - 1) << LENGTH_BITS | LENGTH_MASK for length in range(129)]
 NEVER_ENDS = IPV6_BIT << 1  # larger than every key: the end key of "no parent"
-_ALL_128_BITS = (1 << 128) - 1
+ADDRESS_BITS = (1 << 128) - 1  # a key's address, once shifted down past its length byte
 
 # Canonical text only, already shifted into key position: "10.7" -> (10 << 8 | 7) << 16 as the
 # first two octets, "3" -> 3 << 8 as the third. The 65,536 "a.b" halves (a few MB, built once)
@@ -161,7 +161,7 @@ def network_text(key: int) -> str:
     if not key & IPV6_BIT:  # the octets sit right above the length byte: "a.b" and "c.d" texts
         half_texts = _IPV4_HALF_TEXTS  # two list lookups instead of formatting four numbers
         return f"{half_texts[key >> 24]}.{half_texts[key >> 8 & 0xFFFF]}/{length}"
-    network = (key >> LENGTH_BITS) & _ALL_128_BITS
+    network = (key >> LENGTH_BITS) & ADDRESS_BITS
     address = socket.inet_ntop(socket.AF_INET6, network.to_bytes(16, "big"))
     if "." in address:
         return str(ipaddress.IPv6Network((network, length)))
