@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -160,3 +161,26 @@ def test_no_code_is_written_twice_across_the_two_services() -> None:
     collector, ipam = _runs_of_lines("collector"), _runs_of_lines("ipam")
     shared = [(collector[run], ipam[run], run[0]) for run in collector.keys() & ipam.keys()]
     assert shared == [], "the same lines in both services (move them to servicekit/)"
+
+
+# The word "issue" or "case" followed by a number: a reader of the code cannot follow a tracker's
+# number. Other projects' trackers (NetBox, Nautobot, podman) are cited with their project's name,
+# which says where a fact comes from, and are allowed.
+TRACKER_REFERENCE = re.compile(r"\b(?:issues?|case)\s+#?\d+", re.IGNORECASE)
+
+
+@pytest.mark.skipif(
+    shutil.which("git") is None or not (ROOT / ".git").exists(), reason="not a git checkout"
+)
+def test_code_tests_and_docs_cite_behaviour_not_tracker_numbers() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "*.py", "*.md", "*.sh", "*.js", "*.css", "*.html", "*.toml"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout.split("\0")  # fmt: skip
+    cited = []
+    for name in filter(None, tracked):
+        for number, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), 1):
+            match = TRACKER_REFERENCE.search(line)
+            if match and not re.search(r"podman issues|NetBox|Nautobot", line, re.IGNORECASE):
+                cited.append(f"{name}:{number}: {match.group()}")
+    assert cited == [], "say what the text protects, not which issue asked for it"

@@ -89,7 +89,7 @@ def test_keys_stay_in_compact_arrays_and_new_ones_are_merged_in_order() -> None:
     assert list(above.fingerprints) == [10, 50, 90, 1, 2]
 
 
-# Gaps a mutation run found (issue 21): worked examples whose every number is checked by hand.
+# Behaviour no other test pinned down: worked examples whose every number is checked by hand.
 
 
 def comparison_of(written_keys: list[int]) -> Comparison:

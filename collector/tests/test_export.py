@@ -528,7 +528,7 @@ NUM_KEY_SCHEMA = "CREATE TABLE customers (id INTEGER, num INTEGER PRIMARY KEY, j
 def test_a_key_moved_to_another_column_is_read_from_the_file_not_the_state(
     tmp_path: Path, out: Path, with_state: bool
 ) -> None:
-    """Issue 18, case 1: the same header, another key column. The state's keys are the old
+    """The same header, another key column. The state's keys are the old
     column's values; used for the new column, rows 1 and 2 came back and (3,1,'c') never did."""
     db = make_database(tmp_path / "c.db", [(1, 100, "a"), (2, 200, "b")], NUM_ID_SCHEMA)
     run_once(db, out)
@@ -628,7 +628,7 @@ def test_a_database_damaged_past_its_schema_names_the_database(tmp_path: Path, o
     assert sorted(path.name for path in out.iterdir()) == [LOCK_FILE]
 
 
-# Gaps a mutation run found (issue 21): each test below fails when the behaviour it names breaks.
+# Behaviour no other test pinned down: each test below fails when the behaviour it names breaks.
 
 
 def test_customers_csv_longer_than_a_batch_is_read_back_whole_without_the_state(

@@ -304,7 +304,7 @@ def test_a_daemon_started_while_another_run_holds_the_lock_is_healthy_soon_after
 def test_a_fifo_as_the_heartbeat_is_refused_in_one_line_not_waited_on(
     tmp_path: Path, out: Path
 ) -> None:
-    """Issue 18, case 6: reading the last success from a FIFO waited for a writer forever. The
+    """Reading the last success from a FIFO waited for a writer forever. The
     timeout turns a regression into a failure instead of a hung test run."""
     fifo = tmp_path / "hb"
     os.mkfifo(fifo)
@@ -335,7 +335,7 @@ FORGED_RUN = "2026-12-03T10:00:00Z INFO collector: run ok: rows=1 appended=0 wri
 def test_a_column_name_cannot_forge_a_log_line_or_a_heartbeat_line(
     tmp_path: Path, out: Path
 ) -> None:
-    """Issue 18, case 18: a failed run's message lists the columns; one named with a newline and
+    """A failed run's message lists the columns; one named with a newline and
     a fake "run ok" line printed that line. One run, one log line, whatever the table holds."""
     db = make_database(
         tmp_path / "c.db",

@@ -1,5 +1,5 @@
 """What every view shares (ipam/view.py): the help every view starts from, how lines reach the
-stream, the output errors of issue 18 case 8 (a full disk, a closed stdout) and a reader that
+stream, the output errors (a full disk, a closed stdout) and a reader that
 leaves early, in this process and then end to end, for each view run as a real process."""
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def test_process_output_closed_early_is_a_quiet_exit_141(tmp_path: Path, command
 def test_process_full_or_closed_stdout_is_one_line_and_exit_1(
     command: str, json_lines: list[str]
 ) -> None:
-    """Issue 18, case 8: > /dev/full and >&- gave a traceback."""
+    """> /dev/full and >&- once gave a traceback: now one line and exit 1."""
     arguments = [sys.executable, "-m", "ipam", command, *json_lines, *VIEWS[command]]
     environment = {key: value for key, value in os.environ.items() if key != "IPAM_DB"}
     with open("/dev/full", "w", encoding="utf-8") as full:

@@ -284,7 +284,7 @@ def test_without_once_the_daemon_gets_the_settings_and_the_default_heartbeat(
 def test_help_gives_the_description_and_each_option_in_whole_sentences(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """What --help says is the command's documentation: checked whole (issue 21)."""
+    """What --help says is the command's documentation: checked whole."""
     parser().print_help()
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
     for sentence in (

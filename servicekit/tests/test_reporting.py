@@ -326,7 +326,7 @@ def test_the_last_success_is_not_read_from_a_fifo_put_there_after_the_check(
     assert waited == []
 
 
-# Gaps a mutation run found (issue 21).
+# Behaviour no other test pinned down: each test fails when a mutation of the code survives.
 
 
 @pytest.fixture
