@@ -28,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
+import stat
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress, islice, repeat
@@ -94,10 +96,15 @@ def page_stamp(template: Template, json_bytes: bytes, database: str) -> bytes:
 
 
 def is_current(path: Path, stamp: bytes) -> bool:
-    """True when the page at ``path`` starts with ``stamp``; False when missing or different."""
+    """True when the page at ``path`` starts with ``stamp``; False when missing or different.
+
+    Opened without blocking and read only if it is a regular file: opening a FIFO for reading
+    waits for a writer, forever.
+    """
     try:
-        with path.open("rb") as page:
-            return page.read(len(stamp)) == stamp
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb") as page:
+            return stat.S_ISREG(os.fstat(fd).st_mode) and page.read(len(stamp)) == stamp
     except OSError:
         return False
 
