@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from collector.export import run_once
+from collector.export import OutputPaths, run_once
 from servicekit import cli
+from servicekit.paths import NamedPath
 
 SERVICE = "collector"
 DEFAULT_DB = "database/customers.db"
@@ -41,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return cli.run_service(SERVICE, args, run_once, DEFAULT_HEARTBEAT)
+    paths = OutputPaths(args.output)
+    files = (paths.customers, paths.snapshot, paths.state, paths.lock, paths.torn)
+    outputs = [NamedPath(f"{path.name} in --output-dir", path) for path in files]
+    return cli.run_service(SERVICE, args, run_once, DEFAULT_HEARTBEAT, outputs=outputs)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from ipam import page
 from ipam.service import run_once
 from ipam.store import DEFAULT_DB
 from servicekit import cli
+from servicekit.paths import NamedPath
 
 SERVICE = "ipam"
 DEFAULT_OUTPUT = "output/prefixes.json"
@@ -73,8 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         view = importlib.import_module(VIEWS[arguments[0]])
         return int(view.main(arguments[1:]))
     args = build_parser().parse_args(arguments)
-    run = partial(run_once, html=html_path(args))
-    return cli.run_service(SERVICE, args, run, DEFAULT_HEARTBEAT)
+    html = html_path(args)
+    run = partial(run_once, html=html)
+    outputs = [NamedPath("--output", args.output)]
+    if html is not None:
+        outputs.append(NamedPath("--html", html))
+    template = [NamedPath("the page's template", path) for path in page.template_files()]
+    return cli.run_service(SERVICE, args, run, DEFAULT_HEARTBEAT, outputs=outputs, inputs=template)
 
 
 if __name__ == "__main__":  # pragma: no cover - run as a subprocess by the tests

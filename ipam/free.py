@@ -38,6 +38,7 @@ from ipam.view import (
     network,
     percent,
     run_view,
+    share,
     view_parser,
     whole_number,
     write_lines,
@@ -140,7 +141,7 @@ class FreeSpace:
             "addresses": total,
             "free_addresses": self.free_addresses,
             "free_blocks": self.free_blocks,
-            "utilization": (total - self.free_addresses) / total,
+            "utilization": share(total - self.free_addresses, total),
             "invalid_rows": len(hierarchy.invalid_rows),
         }
         if self.length is not None:
@@ -163,7 +164,7 @@ def text_lines(space: FreeSpace) -> Iterator[str]:
     where = "in the table" if summary["in_table"] else "not in the table"
     line = (
         f"{summary['root']} ({where}): {free} of {total} addresses free "
-        f"({percent(free / total)}), {blocks} block{'' if blocks == 1 else 's'}"
+        f"({percent(free, total)}), {blocks} block{'' if blocks == 1 else 's'}"
     )
     if space.length is not None:
         line += f", {space.blocks_of_length} free /{space.length}, {space.shown} shown"

@@ -92,16 +92,15 @@
     return blockText(bigAddress(node), lengths[node], width(node));
   }
 
-  function percent(utilization) { // Python's f"{x:.1f}", which rounds half to even
-    if (!utilization) return "0%";
-    const hundred = utilization * 100;
-    let text = hundred.toFixed(1); // rounds exact ties up: only k.25 differs (k.75 -> k.8 both)
-    const quarters = hundred * 4;
-    if (Number.isInteger(quarters) && quarters % 4 === 1) text = (Math.floor(hundred * 10) / 10).toFixed(1);
-    if (text.endsWith(".0")) text = text.slice(0, -2);
-    if (text === "0") return "<0.1%";
-    if (text === "100" && utilization < 1) return ">99.9%";
-    return text + "%";
+  function percent(node) { // from the exact BigInts, as ipam/view.py's percent: never via a float
+    const used = usedAddresses(node), size = bigSize(node);
+    if (!used || used === size) return used ? "100%" : "0%";
+    let tenths = (used * 1000n) / size;
+    const twice = 2n * ((used * 1000n) % size); // rounds half to even
+    if (twice > size || (twice === size && tenths % 2n === 1n)) tenths++;
+    if (tenths === 0n) return "<0.1%";
+    if (tenths === 1000n) return ">99.9%";
+    return (tenths / 10n).toString() + (tenths % 10n ? "." + (tenths % 10n) : "") + "%";
   }
 
   function utilizationOf(node) {
@@ -173,7 +172,7 @@
     filled.style.width = Math.min(100, utilization * 100) + "%";
     bar.append(filled);
     const use = element("span", "use");
-    use.append(bar, element("span", "percent", percent(utilization)));
+    use.append(bar, element("span", "percent", percent(node)));
     const free = bigSize(node) - usedAddresses(node);
     const ids = element("span", "ids", idsText(node));
     ids.title = ids.textContent; // all of them, where the column cuts them short
@@ -365,7 +364,7 @@
       idsText(node) + " \u00b7 depth " + depth[node] + " \u00b7 parent " +
       (above < 0 ? "none" : prefixText(above)) + " \u00b7 " + childrenText(node) + " \u00b7 " +
       grouped(size) + " addresses, " + grouped(size - used) + " free (" +
-      percent(utilizationOf(node)) + " used)";
+      percent(node) + " used)";
     freeList.replaceChildren();
     freeMore.textContent = "";
   }

@@ -28,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
+import stat
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress, islice, repeat
@@ -37,6 +39,7 @@ from typing import NamedTuple
 
 from ipam.networks import IPV6_BIT, LENGTH_BITS, LENGTH_MASK
 from ipam.report import json_safe
+from servicekit.runs import on_os_error
 
 FILE_NAME = "prefixes.html"
 _HERE = Path(__file__).resolve().parent
@@ -58,16 +61,27 @@ class Template(NamedTuple):
 
 
 def read_template() -> Template:
-    """The page's files, read from beside this module (mounted source, no build step)."""
-    html = (_HERE / "page.html").read_text(encoding="utf-8")
-    style, script = (_HERE / "page.css").read_bytes(), (_HERE / "page.js").read_bytes()
+    """The page's files, read from beside this module (mounted source, no build step); a
+    RunError naming the file that cannot be read."""
+    raw_html, style, script = map(_read_template_file, template_files())
+    html = raw_html.decode("utf-8")
     before_style, rest = html.split("/*STYLE*/")
     before_data, rest = rest.split("/*DATA*/")
     before_script, after_script = rest.split("/*SCRIPT*/")
-    version = hashlib.sha256(b"\0".join([html.encode(), style, script])).hexdigest()[:16]
+    version = hashlib.sha256(b"\0".join([raw_html, style, script])).hexdigest()[:16]
     return Template(
         (before_style, before_data, before_script, after_script), style, script, version
     )
+
+
+def template_files() -> tuple[Path, Path, Path]:
+    """``page.html``, ``page.css`` and ``page.js``: read by every run that writes a page."""
+    return (_HERE / "page.html", _HERE / "page.css", _HERE / "page.js")
+
+
+def _read_template_file(path: Path) -> bytes:
+    with on_os_error(f"cannot read the page's template {path}"):
+        return path.read_bytes()
 
 
 def page_stamp(template: Template, json_bytes: bytes, database: str) -> bytes:
@@ -82,10 +96,15 @@ def page_stamp(template: Template, json_bytes: bytes, database: str) -> bytes:
 
 
 def is_current(path: Path, stamp: bytes) -> bool:
-    """True when the page at ``path`` starts with ``stamp``; False when missing or different."""
+    """True when the page at ``path`` starts with ``stamp``; False when missing or different.
+
+    Opened without blocking and read only if it is a regular file: opening a FIFO for reading
+    waits for a writer, forever.
+    """
     try:
-        with path.open("rb") as page:
-            return page.read(len(stamp)) == stamp
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb") as page:
+            return stat.S_ISREG(os.fstat(fd).st_mode) and page.read(len(stamp)) == stamp
     except OSError:
         return False
 

@@ -12,7 +12,8 @@ from ipam.output import write_if_changed, write_pieces
 from ipam.parents import closest_parents
 from ipam.report import report_json
 from ipam.store import PrefixTable, read_prefix_table
-from servicekit.runs import first_ids
+from servicekit.files import not_a_regular_file, remove_stale_temp_files
+from servicekit.runs import RunError, first_ids, on_os_error
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ def run_once(database: Path, output: Path, html: Path | None = None) -> RunResul
     table, column or output path is unusable. Invalid prefixes are not errors: their rows are
     kept in the output with an ``error`` key, and their ids are returned.
     """
+    _refuse_unless_regular(output)
+    if html is not None:
+        _refuse_unless_regular(html, page=True)
     table = read_prefix_table(database)
     hierarchy = build_hierarchy(table.prefixes)  # one walk for the JSON and the page
     result = closest_parents(hierarchy)
@@ -69,6 +73,17 @@ def run_once(database: Path, output: Path, html: Path | None = None) -> RunResul
     )
 
 
+def _refuse_unless_regular(path: Path, page: bool = False) -> None:
+    """A RunError, before anything is written, when ``path`` is there but not a regular file: a
+    device is not the run's to replace (``--html /dev/null`` replaced the device node), and
+    reading a FIFO to compare waits for a writer, forever."""
+    with on_os_error(f"cannot read {path.parent}"):
+        kind = not_a_regular_file(path)
+    if kind is not None:
+        hint = "; --no-html (IPAM_HTML=off) writes no page" if page else ""
+        raise RunError(f"{path} is {kind}, not a regular file; it is left alone{hint}")
+
+
 def _write_page(
     path: Path, json_bytes: bytes, database: Path, table: PrefixTable, hierarchy: Hierarchy
 ) -> bool:
@@ -76,6 +91,8 @@ def _write_page(
     template = page.read_template()
     stamp = page.page_stamp(template, json_bytes, str(database))
     if page.is_current(path, stamp):
+        with on_os_error(f"cannot remove the temp files a killed run left for {path}"):
+            remove_stale_temp_files(path)  # a write does it too, in atomic_writer
         return False
     invalid = hierarchy.invalid(table.ids, table.prefixes)
     header = {

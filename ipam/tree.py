@@ -14,14 +14,16 @@ depth-first, each node followed by its subtree, siblings by address.
 
 The text output draws the tree with box-drawing characters (``|--`` and the like where the
 output's encoding lacks them); the prefix of a node of depth d starts at column 4d. Then come its
-ids, its number of children and its utilization as a percentage: one decimal, dropped when it is
-0 (``75%``, ``0.8%``, ``100%``); a utilization above 0 that would round to 0 shows as ``<0.1%``,
-one below 1 that would round to 100 as ``>99.9%``. With ``--root``, the nodes whose parent is not
-shown start at their column with no connector. After the nodes, one line per invalid row:
-``invalid``, its id, its stored value (Python's ``repr``) and why it is not a network.
+ids, its number of children and its utilization as a percentage, from the exact address counts:
+one decimal, dropped when it is 0 (``75%``, ``0.8%``, ``100%``); a utilization above 0 that would
+round to 0 shows as ``<0.1%``, one below 1 that would round to 100 as ``>99.9%``. With
+``--root``, the nodes whose parent is not shown start at their column with no connector. After
+the nodes, one line per invalid row: ``invalid``, its id, its stored value (Python's ``repr``)
+and why it is not a network.
 
 ``--json`` writes JSON Lines instead: one object per node, then one per invalid row (the stored
-value as ``prefixes.json`` writes it: BLOBs as hex, non-finite REALs as strings). ``--root`` and
+value as ``prefixes.json`` writes it: BLOBs as hex, non-finite REALs as strings); a node's
+``utilization`` is the nearest float, never 1.0 for one not full (``view.share``). ``--root`` and
 ``--depth`` select nodes; the invalid rows are always listed.
 
 ``--contains ADDRESS_OR_PREFIX`` answers "which prefix does it belong to?": only the chain of
@@ -69,6 +71,7 @@ from ipam.view import (
     network,
     percent,
     run_view,
+    share,
     view_parser,
     whole_number,
     write_lines,
@@ -88,8 +91,14 @@ class Node(NamedTuple):
     depth: int
     parent_prefix: str | None
     children: int
-    utilization: float  # 0 to 1
+    used: int  # the addresses of its children, summed: exact, as the percentages are computed
+    size: int  # its own addresses (2**128 for ::/0)
     last: bool  # no later node has the same parent (the drawing's corner rather than tee)
+
+    @property
+    def utilization(self) -> float:
+        """``used / size``, 0 to 1, never 1.0 for what is not full (``view.share``)."""
+        return share(self.used, self.size)
 
 
 class PrefixTree:
@@ -176,9 +185,6 @@ class PrefixTree:
                 parent_text = network_text(keys[parent])
             key = keys[first]
             text = texts[depth] = network_text(key)
-            utilization = 0.0
-            if used[first]:  # not a leaf
-                utilization = used[first] / addresses(key)
             # Node(...) without the NamedTuple's own __new__, a Python function: half the cost.
             yield new_tuple(
                 Node,
@@ -188,7 +194,8 @@ class PrefixTree:
                     depth,
                     parent_text,
                     children[first],
-                    utilization,
+                    used[first],
+                    addresses(key),
                     not followed[first],
                 ),
             )
@@ -255,7 +262,7 @@ def text_lines(
     # guides[level]: what comes before the connector of a child of the last node drawn at that
     # level, which is its parent: preorder draws a subtree right after its top.
     guides = [""] * 130
-    for prefix, ids, depth, _parent, children, utilization, last in nodes:
+    for prefix, ids, depth, _parent, children, used, size, last in nodes:
         if top < 0:
             top = depth
             guides[0] = " " * (4 * top)
@@ -271,8 +278,8 @@ def text_lines(
             id_text = f"id {ids[0]}"
         else:
             id_text = _one_line(f"id{'s' if len(ids) > 1 else ''} {','.join(map(str, ids))}")
-        used = percent(utilization) if utilization else "0%"
-        yield f"{line:<34}  {id_text:<9}  children {children:<3}  utilization {used}"
+        share_text = percent(used, size) if used else "0%"  # a leaf: no call
+        yield f"{line:<34}  {id_text:<9}  children {children:<3}  utilization {share_text}"
     for invalid in invalid_rows:
         yield _one_line(f"invalid  id {invalid.id}  {invalid.prefix!r}  {invalid.error}")
 
@@ -286,7 +293,7 @@ def _one_line(text: str) -> str:
 
 def json_lines(nodes: Iterable[Node], invalid_rows: Iterable[InvalidRow]) -> Iterator[str]:
     """One JSON object per node, then one per invalid row: what ``json.dumps`` writes."""
-    for prefix, ids, depth, parent, children, utilization, _last in nodes:
+    for prefix, ids, depth, parent, children, used, size, _last in nodes:
         if len(ids) == 1 and type(ids[0]) is int:  # the usual INTEGER PRIMARY KEY
             ids_json = f"[{ids[0]}]"
         else:
@@ -295,7 +302,7 @@ def json_lines(nodes: Iterable[Node], invalid_rows: Iterable[InvalidRow]) -> Ite
         yield (
             f'{{"prefix": "{prefix}", "ids": {ids_json}, "depth": {depth}, '
             f'"parent_prefix": {parent_json}, "children": {children}, '
-            f'"utilization": {utilization!r}}}'
+            f'"utilization": {share(used, size) if used else 0.0!r}}}'
         )
     for row_id, value, error in invalid_rows:
         row_id_json, value_json, error_json = (

@@ -63,16 +63,37 @@ def whole_number(text: str) -> int:
     return value
 
 
-def percent(utilization: float) -> str:
-    """``75%``, ``0.8%``, ``100%``; never 0 or 100 for what is not exactly that."""
-    if not utilization:
+_BELOW_ONE = 1 - 2**-53  # the largest float below 1
+
+
+def share(part: int, whole: int) -> float:
+    """``part / whole`` as the nearest float, but never 1.0 for what is not all of it.
+
+    (2**128 - 1) / 2**128 is nearer 1.0 than any other float: the float just below 1 says
+    "not all" instead. Nothing above 0 rounds to 0.0: the smallest share, 2**-128, is a float.
+    """
+    fraction = part / whole  # int / int: correctly rounded, however large the ints
+    return _BELOW_ONE if fraction == 1 and part < whole else fraction
+
+
+def percent(part: int, whole: int) -> str:
+    """``75%``, ``0.8%``, ``100%``: ``part`` of ``whole`` to one decimal, dropped when it is 0,
+    rounded half to even from the exact integers, never through a float (which makes 100% of
+    all but one address of ::/0). Never 0 or 100 for what is not exactly that: ``<0.1%``,
+    ``>99.9%``."""
+    if not part:
         return "0%"
-    text = f"{utilization * 100:.1f}".removesuffix(".0")
-    if text == "0":
+    if part == whole:
+        return "100%"
+    tenths, rest = divmod(part * 1000, whole)
+    if 2 * rest > whole or (2 * rest == whole and tenths % 2):
+        tenths += 1
+    if not tenths:
         return "<0.1%"
-    if text == "100" and utilization < 1:
+    if tenths == 1000:
         return ">99.9%"
-    return f"{text}%"
+    units, tenth = divmod(tenths, 10)
+    return f"{units}.{tenth}%" if tenth else f"{units}%"
 
 
 def write_lines(lines: Iterable[str], stream: TextIO) -> None:

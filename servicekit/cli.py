@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from servicekit.paths import NamedPath, database_files, output_clash
 from servicekit.reporting import configure_logging, report
 from servicekit.runs import STATUS_BUSY, STATUS_OK, RunResult, perform_run
 from servicekit.settings import Settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2  # argparse's: bad arguments, or outputs that clash with each other or an input
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lock, try again later
 DEFAULT_INTERVAL_SECONDS = "300"
 MAX_INTERVAL_SECONDS = 366 * 24 * 3600  # a year: a longer one overflows the scheduler's dates
@@ -123,8 +126,22 @@ def run_service(
     args: argparse.Namespace,
     run_once: Callable[[Path, Path], RunResult],
     default_heartbeat: str,
+    *,
+    outputs: Sequence[NamedPath] = (),
+    inputs: Sequence[NamedPath] = (),
 ) -> int:
-    """``--once``: one run, reported, then its exit status. Otherwise the daemon, until stopped."""
+    """``--once``: one run, reported, then its exit status. Otherwise the daemon, until stopped.
+
+    ``outputs`` are the files a run replaces, ``inputs`` those it reads besides the database: an
+    output naming the database, an input or another output (the heartbeat included) is refused
+    first, in one line, exit 2 (``servicekit/paths.py``).
+    """
+    heartbeat = args.heartbeat if args.once else args.heartbeat or Path(default_heartbeat)
+    written = [*outputs, *([NamedPath("--heartbeat", heartbeat)] if heartbeat else [])]
+    clash = output_clash([*database_files(args.db), *inputs], written)
+    if clash is not None:
+        print(f"python -m {service}: error: {clash}", file=sys.stderr)
+        return EXIT_USAGE
     configure_logging(service)
     run = partial(run_once, args.db, args.output)
     if args.once:
@@ -132,12 +149,11 @@ def run_service(
             outcome = perform_run(run)
         except KeyboardInterrupt:  # Ctrl-C: every write is atomic or undone, nothing to show
             return 130
-        report(service, outcome, args.heartbeat, args.interval_seconds)
+        report(service, outcome, heartbeat, args.interval_seconds)
         return {STATUS_OK: EXIT_OK, STATUS_BUSY: EXIT_BUSY}.get(outcome.status, EXIT_FAILED)
     # Imported here: APScheduler takes a tenth of a second to import, which --once never needs.
     from servicekit.daemon import run_daemon  # noqa: PLC0415
 
-    heartbeat = args.heartbeat or Path(default_heartbeat)
     return run_daemon(
         service, run, Settings(args.db, args.output, heartbeat, args.interval_seconds)
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from servicekit.files import file_kind
-from servicekit.runs import RunError
+from servicekit.runs import RunError, on_os_error
 
 BUSY_TIMEOUT_SECONDS = 30.0  # a writer in the middle of a commit delays a run, not fails it
 _HEADER_SIZE = 100
@@ -109,7 +109,11 @@ def unreadable(path: Path, error: sqlite3.Error) -> RunError:
             f"transaction and left {path.name}-journal, which only a read-write connection can "
             f"roll back; roll it back once with: sqlite3 {shown(path)} 'PRAGMA quick_check'"
         )
-    if _wal_without_shm(path):
+    try:
+        wal_without_shm = _wal_without_shm(path)
+    except RunError as header_unreadable:
+        return header_unreadable
+    if wal_without_shm:
         return RunError(
             f"cannot read database {shown(path)}: it is in WAL mode, and SQLite cannot create "
             f"{path.name}-shm beside it (read-only directory); convert it once with: "
@@ -139,11 +143,8 @@ def _wal_without_shm(path: Path) -> bool:
     """
     if Path(f"{path}-shm").exists():
         return False
-    try:
-        with open(path, "rb") as file:
-            header = file.read(_HEADER_SIZE)
-    except OSError:  # pragma: no cover - read a moment ago by _unreadable_companion
-        return False
+    with on_os_error(f"cannot read the header of database {shown(path)}"), open(path, "rb") as file:
+        header = file.read(_HEADER_SIZE)
     return is_wal(header)
 
 

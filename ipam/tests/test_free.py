@@ -223,6 +223,26 @@ def test_the_summary_of_a_prefix_not_in_the_table() -> None:
     }
 
 
+def test_shares_that_are_not_exactly_all_or_nothing_never_say_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """(2**128 - 1) / 2**128 is 1.0 as a float: ``free ::/0`` with ``::1/128`` in the table said
+    "(100%)" free, and the summary's utilization for all but one address was 1.0."""
+    database = make_database(tmp_path / "p.db", [(1, "::1/128")])
+    assert main(["--db", str(database), "::/0"]) == 0
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .startswith(
+            f"::/0 (not in the table): {2**128 - 1} of {2**128} addresses free (>99.9%), 128 blocks"
+        )
+    )
+    everything, one = ipaddress.IPv6Network("::/0"), ipaddress.IPv6Network("::/128")
+    _blocks, summary = space_of([str(net) for net in everything.address_exclude(one)], "::/0")
+    assert summary["free_addresses"] == 1
+    assert summary["utilization"] == 1 - 2**-53  # the float just below 1
+
+
 def test_a_row_equal_to_or_containing_the_prefix_uses_nothing() -> None:
     blocks, summary = space_of(["10.1.0.0/16", "10.1.0.0/16", "10.0.0.0/8"], "10.1.0.0/16")
     assert blocks == ["10.1.0.0/16"]

@@ -118,7 +118,7 @@ def expected_rows(values: Sequence[object], ids: Sequence[object]) -> list[list[
             node.prefix,
             ids_text(node.ids),
             f"{node.children} child{'' if node.children == 1 else 'ren'}",
-            percent(node.utilization),
+            percent(node.used, node.size),
             ("false" if node.children else None),
         ]
         for node in build_tree(values, ids).nodes()
@@ -417,3 +417,24 @@ def test_big_levels_come_in_batches_and_find_and_end_still_reach_everything(
     ActionChains(driver).send_keys(Keys.END).perform()
     assert focused(driver)[1] == values[1199]
     assert driver.execute_script(count) == 1202
+
+
+def test_shares_that_are_not_exactly_all_or_nothing_never_say_so(
+    driver: Any, tmp_path: Path
+) -> None:
+    """(2**128 - 1) / 2**128 is 1.0 as a float: the page said 100% for a ::/0 with one address
+    free. Ties round half to even, as the tree does (6.25% is 6.2%, 18.75% is 18.8%)."""
+    everything, one = ipaddress.IPv6Network("::/0"), ipaddress.IPv6Network("::/128")
+    values: list[object] = ["::/0", *map(str, everything.address_exclude(one))]
+    values += ["10.0.0.0/8", "10.0.0.0/12", "11.0.0.0/8", "11.0.0.0/11", "11.32.0.0/12"]
+    values += ["12.0.0.0/8", "12.0.0.0/32"]
+    page = write_page(tmp_path, values, list(range(1, len(values) + 1)))
+    rows = opened_rows(driver, page)
+    assert rows == expected_rows(values, list(range(1, len(values) + 1)))
+    shares = {row[1]: row[4] for row in rows}
+    assert (shares["::/0"], shares["10.0.0.0/8"], shares["11.0.0.0/8"]) == (
+        ">99.9%",
+        "6.2%",
+        "18.8%",
+    )
+    assert shares["12.0.0.0/8"] == "<0.1%"

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from ipam.networks import network_key
 from ipam.parents import find_closest_parents
 from ipam.tests.helpers import REPO_ROOT, make_database
-from ipam.tree import ASCII, BOX, Node, build_tree, main, percent
-from ipam.view import EXIT_BROKEN_PIPE
+from ipam.tree import ASCII, BOX, Node, build_tree, json_lines, main, percent, text_lines
+from ipam.view import EXIT_BROKEN_PIPE, share
 
 SHIPPED = REPO_ROOT / "database" / "prefixes.db"
 # Rebuild after a deliberate change: PYTHONIOENCODING=utf-8 python -m ipam tree > <this file>
@@ -55,11 +55,11 @@ def test_a_small_table_node_by_node() -> None:
     assert nodes_of(
         "10.1.2.0/24", "10.0.0.0/8", "10.1.0.0/16", "10.1.3.0/24", "10.2.0.0/16", "10.1.0.0/16"
     ) == [
-        Node("10.0.0.0/8", [2], 0, None, 2, 2 * 2**16 / 2**24, True),
-        Node("10.1.0.0/16", [3, 6], 1, "10.0.0.0/8", 2, 2 * 256 / 2**16, False),
-        Node("10.1.2.0/24", [1], 2, "10.1.0.0/16", 0, 0.0, False),
-        Node("10.1.3.0/24", [4], 2, "10.1.0.0/16", 0, 0.0, True),
-        Node("10.2.0.0/16", [5], 1, "10.0.0.0/8", 0, 0.0, True),
+        Node("10.0.0.0/8", [2], 0, None, 2, 2 * 2**16, 2**24, True),
+        Node("10.1.0.0/16", [3, 6], 1, "10.0.0.0/8", 2, 2 * 256, 2**16, False),
+        Node("10.1.2.0/24", [1], 2, "10.1.0.0/16", 0, 0, 256, False),
+        Node("10.1.3.0/24", [4], 2, "10.1.0.0/16", 0, 0, 256, True),
+        Node("10.2.0.0/16", [5], 1, "10.0.0.0/8", 0, 0, 2**16, True),
     ]
 
 
@@ -86,6 +86,18 @@ def test_utilization_sums_only_direct_children() -> None:
     assert nodes_of("10.0.0.0/24", "10.0.0.0/25", "10.0.0.128/25")[0].utilization == 1.0
     assert nodes_of("::/0", "::/1", "8000::/1")[0].utilization == 1.0
     assert nodes_of("::/0", "::1")[0].utilization == 2**-128
+
+
+def test_a_node_not_full_never_has_a_utilization_of_1_nor_says_100_percent() -> None:
+    """(2**128 - 1) / 2**128 is 1.0 as a float: ::/0 with all but one address in children said
+    "utilization 100%" while ``free`` listed the one address left."""
+    everything, one = ipaddress.IPv6Network("::/0"), ipaddress.IPv6Network("::/128")
+    covered = [str(network) for network in everything.address_exclude(one)]  # 128 children
+    (root, *_) = nodes_of("::/0", *covered)
+    assert (root.used, root.size) == (2**128 - 1, 2**128)
+    assert root.utilization < 1
+    assert json.loads(next(json_lines([root], [])))["utilization"] < 1
+    assert next(text_lines([root], [], BOX)).endswith("utilization >99.9%")
 
 
 def test_order_ipv4_first_depth_first_siblings_by_address_then_length() -> None:
@@ -190,7 +202,8 @@ def brute_force_nodes(values: list[object]) -> list[Node]:
                 len(ancestors(network)),
                 None if parent[network] is None else str(parent[network]),
                 len(children),
-                sum(child.num_addresses for child in children) / network.num_addresses,
+                sum(child.num_addresses for child in children),
+                network.num_addresses,
                 not followers,
             )
         )
@@ -264,21 +277,36 @@ def test_root_and_depth_select_exactly_the_brute_force_nodes(
 
 
 @pytest.mark.parametrize(
-    ("utilization", "text"),
+    ("part", "whole", "text"),
     [
-        (0.0, "0%"),
-        (1.0, "100%"),
-        (0.75, "75%"),
-        (0.25 / 4, "6.2%"),
-        (1 / 3, "33.3%"),
-        (0.0004, "<0.1%"),
-        (2**-128, "<0.1%"),
-        (0.9996, ">99.9%"),
-        (0.999, "99.9%"),
+        (0, 2**128, "0%"),
+        (2**128, 2**128, "100%"),
+        (3, 4, "75%"),
+        (1, 16, "6.2%"),  # 6.25: half to even
+        (3, 16, "18.8%"),  # 18.75: half to even
+        (1, 3, "33.3%"),
+        (2, 3, "66.7%"),
+        (4, 10_000, "<0.1%"),
+        (5, 10_000, "<0.1%"),  # 0.05: half to even, 0.0
+        (6, 10_000, "0.1%"),
+        (1, 2**128, "<0.1%"),
+        (9996, 10_000, ">99.9%"),
+        (9995, 10_000, ">99.9%"),  # 99.95: half to even, 100.0
+        (999, 1000, "99.9%"),
+        (2**128 - 1, 2**128, ">99.9%"),  # 1.0 as a float
+        (2**127 + 2**126 - 1, 2**128, "75%"),
     ],
 )
-def test_percent(utilization: float, text: str) -> None:
-    assert percent(utilization) == text
+def test_percent_is_computed_from_the_exact_integers(part: int, whole: int, text: str) -> None:
+    assert percent(part, whole) == text
+
+
+def test_share_is_never_1_for_less_than_all() -> None:
+    assert share(2**128 - 1, 2**128) == 1 - 2**-53
+    assert share(2**128, 2**128) == 1.0
+    assert share(1, 2**128) == 2**-128
+    assert share(0, 2**128) == 0.0
+    assert share(3, 4) == 0.75
 
 
 def test_the_shipped_database_drawn_as_the_golden_file(capsys: pytest.CaptureFixture[str]) -> None:
@@ -375,6 +403,7 @@ def test_json_lines_of_the_shipped_database(capsys: pytest.CaptureFixture[str]) 
     expected = [node._asdict() for node in nodes_of(*read_prefixes(SHIPPED))]
     for node in expected:
         del node["last"]
+        node["utilization"] = share(node.pop("used"), node.pop("size"))
     assert objects == expected  # the same nodes, in the same order, as the drawing
     assert len(objects) == 27  # 28 rows, one duplicate
 

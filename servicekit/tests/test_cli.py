@@ -17,6 +17,7 @@ from servicekit.cli import (
     EXIT_BUSY,
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     MAX_INTERVAL_SECONDS,
     Settings,
     env_default,
@@ -24,6 +25,7 @@ from servicekit.cli import (
     run_service,
     service_parser,
 )
+from servicekit.paths import NamedPath
 from servicekit.reporting import parse_heartbeat
 from servicekit.runs import RunBusyError, RunError
 
@@ -297,3 +299,47 @@ def test_help_gives_the_description_and_each_option_in_whole_sentences(
         "seconds between runs of the daemon (env SVC_INTERVAL_SECONDS, default 300)",
     ):
         assert sentence in text
+
+
+# -- Outputs that clash: refused before any run, in one line, exit 2
+
+
+def test_an_output_naming_the_database_is_refused_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "in.db"
+    database.write_bytes(b"kept")
+    run = FakeRun()
+    args = parser().parse_args(["--once", "--db", str(database)])
+    (tmp_path / "sub").mkdir()
+    outputs = [NamedPath("--output", tmp_path / "sub" / ".." / "in.db")]
+    assert run_service(SERVICE, args, run, DEFAULT_HEARTBEAT, outputs=outputs) == EXIT_USAGE
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"python -m svc: error: --output ({tmp_path}/sub/../in.db) and --db ")
+    assert run.calls == []
+    assert database.read_bytes() == b"kept"
+
+
+def test_the_heartbeat_is_an_output_too_the_daemons_default_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The daemon refuses at start: run_daemon is never called."""
+    monkeypatch.setattr("servicekit.daemon.run_daemon", None)  # called: a TypeError
+    run = FakeRun()
+    json = NamedPath("--output", tmp_path / "out.json")
+    named = parser().parse_args(["--heartbeat", str(json.path)])
+    assert run_service(SERVICE, named, run, DEFAULT_HEARTBEAT, outputs=[json]) == EXIT_USAGE
+    default = parser().parse_args([])
+    database = parser().parse_args(["--db", DEFAULT_HEARTBEAT])
+    assert run_service(SERVICE, default, run, str(json.path), outputs=[json]) == EXIT_USAGE
+    assert run_service(SERVICE, database, run, DEFAULT_HEARTBEAT) == EXIT_USAGE
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(") and ")[1].split(" (")[0] for line in lines] == [
+        "--heartbeat",
+        "--heartbeat",
+        "--db",
+    ]
+    assert run.calls == []
+    # --once without a heartbeat named writes none, so none can clash
+    once_args = parser().parse_args(["--once", "--db", str(tmp_path / "missing.db")])
+    assert run_service(SERVICE, once_args, run, str(json.path), outputs=[json]) == EXIT_OK

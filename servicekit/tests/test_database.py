@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import re
 import shutil
@@ -153,6 +155,22 @@ def test_a_wal_database_with_its_shm_is_not_blamed_on_wal(tmp_path: Path) -> Non
     Path(f"{database}-shm").write_bytes(b"")  # SQLite could create it: WAL is not the cause
     error = unreadable(database, sqlite3.OperationalError("disk I/O error"))
     assert str(error) == f"cannot read database {database}: disk I/O error"
+
+
+def test_a_header_that_cannot_be_read_is_named_with_the_file_and_the_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EIO injected at the header's read (``open`` patched in servicekit.database: its read
+    fails): the error was swallowed and the line gave SQLite's words, not the cause."""
+    database = make_wal_database(tmp_path / "x.db")
+
+    class FailingRead(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr("servicekit.database.open", lambda path, mode: FailingRead(), raising=False)
+    error = unreadable(database, sqlite3.OperationalError("unable to open database file"))
+    assert str(error) == f"cannot read the header of database {database}: Input/output error"
 
 
 def test_a_database_not_in_wal_mode_is_not_blamed_on_wal(tmp_path: Path) -> None:
