@@ -608,9 +608,16 @@
     }
   }
 
-  tree.addEventListener("focusin", (event) => { // Tab into the tree, or a click: select it
+  // Focus from Tab selects; focus from a press of the mouse waits for the click, which selects
+  // and opens: selecting at once would show the details and move the row from under the mouse.
+  let pressing = false;
+  tree.addEventListener("mousedown", () => { pressing = true; });
+  document.addEventListener("mouseup", () => { pressing = false; }, true);
+  tree.addEventListener("focusin", (event) => {
     const item = event.target.closest("[role=treeitem]");
-    if (item && (selected === null || keyOf(selected) !== item.id)) select(item.ipamRow, { focus: false });
+    if (item && !pressing && (selected === null || keyOf(selected) !== item.id)) {
+      select(item.ipamRow, { focus: false });
+    }
   });
 
   tree.addEventListener("click", (event) => {
