@@ -1,21 +1,30 @@
 "use strict";
 // The prefix tree of prefixes.html, from the columns ipam/page.py embeds (see its docstring).
 // Database text is only ever inserted with textContent, never parsed as markup.
+//
+// The tree is a windowed list: the visible rows (the roots, and the entries of every open node,
+// depth first) are numbered, but only those in the scroll container's view, a margin around
+// them and the selected row are elements. Nothing costs more than the path from a root to a
+// row and the open nodes along it: opening a node of 500,000 children adds one entry to a map.
 (function () {
   const data = JSON.parse(document.getElementById("ipam-data").textContent);
   const lengths = data.l, ups = data.p, offsets = data.a, idColumn = data.i;
   const count = lengths.length, ipv4Count = data.ipv4;
-  const BATCH = 500; // children put in the DOM at a time; "Show more" or Down adds the next
   const FREE_SHOWN = 1000;
+  const MARGIN = 12; // rows kept as elements above and below the view
+  const MAX_HEIGHT = 1e7; // px of scroll height at most; browsers cap an element's height
+  const IDS_SHOWN = 100; // ids written into a row; its title and the details have them all
 
   // -- Derived columns: parent, depth, subtree end, address; children and used space (IPv4).
   const parent = new Int32Array(count);
   const depth = new Uint8Array(count);
   const subtreeEnd = new Int32Array(count);
   const childCount = new Int32Array(count);
+  const childIndex = new Int32Array(count); // the node's place among its parent's children
   const address4 = new Float64Array(ipv4Count); // Numbers, no bitwise operators (2^31)
   const used4 = new Float64Array(ipv4Count);
   const address6 = new Array(count - ipv4Count); // BigInt, made from the hex once
+  let rootCount = 0;
   for (let node = 0; node < count; node++) {
     const up = ups[node];
     const above = up ? node - up : -1;
@@ -23,7 +32,9 @@
     subtreeEnd[node] = node + 1;
     if (above >= 0) {
       depth[node] = depth[above] + 1;
-      childCount[above]++;
+      childIndex[node] = childCount[above]++;
+    } else {
+      childIndex[node] = rootCount++;
     }
     if (node < ipv4Count) {
       address4[node] = (above >= 0 ? address4[above] : 0) + offsets[node];
@@ -37,6 +48,17 @@
     const above = parent[node];
     if (above >= 0 && subtreeEnd[node] > subtreeEnd[above]) subtreeEnd[above] = subtreeEnd[node];
   }
+  // Every node's children side by side in one array, the roots first: the k-th child of any
+  // node in one step, where a level of 500,000 would otherwise be walked.
+  const kidStart = new Int32Array(count + 1); // slot node + 1; slot 0: the roots, at 0
+  const kids = new Int32Array(count);
+  for (let node = 0, at = rootCount; node < count; node++) {
+    kidStart[node + 1] = at;
+    at += childCount[node];
+  }
+  for (let node = 0; node < count; node++) kids[kidStart[parent[node] + 1] + childIndex[node]] = node;
+  const childAt = (node, k) => kids[kidStart[node + 1] + k]; // node -1: the roots
+  const childrenCount = (node) => (node < 0 ? rootCount : childCount[node]);
 
   const isIPv4 = (node) => node < ipv4Count;
   const width = (node) => (isIPv4(node) ? 32 : 128);
@@ -48,10 +70,15 @@
     for (let child = node + 1; child < stop; child = subtreeEnd[child]) yield child;
   }
 
+  const used6 = new Map(); // IPv6 node -> its children's addresses, summed once when first asked
   function usedAddresses(node) { // the children's addresses, summed, as a BigInt
     if (isIPv4(node)) return BigInt(used4[node]);
-    let used = 0n;
-    for (const child of childrenOf(node)) used += bigSize(child);
+    let used = used6.get(node);
+    if (used === undefined) {
+      used = 0n;
+      for (const child of childrenOf(node)) used += bigSize(child);
+      used6.set(node, used);
+    }
     return used;
   }
 
@@ -89,7 +116,8 @@
   }
 
   function prefixText(node) {
-    return blockText(bigAddress(node), lengths[node], width(node));
+    return node < ipv4Count ? ipv4Text(address4[node]) + "/" + lengths[node]
+      : blockText(bigAddress(node), lengths[node], 128);
   }
 
   function percent(node) { // from the exact BigInts, as ipam/view.py's percent: never via a float
@@ -109,10 +137,24 @@
   }
 
   const idsOf = (node) => (typeof idColumn[node] === "number" ? [idColumn[node]] : idColumn[node]);
+  const idText = (id) => (id === null ? "None" : String(id));
 
   function idsText(node) {
-    const ids = idsOf(node).map((id) => (id === null ? "None" : String(id)));
+    const ids = idsOf(node).map(idText);
     return (ids.length > 1 ? "ids " : "id ") + ids.join(",");
+  }
+
+  // "id 7" or "ids a,b": each stored id in a <bdi> of its own, so that no direction mark in one
+  // reorders the text around it (the label, the commas, the other ids).
+  function appendIds(target, node, most) {
+    const ids = idsOf(node);
+    target.append(ids.length > 1 ? "ids " : "id ");
+    const shown = Math.min(ids.length, most);
+    for (let index = 0; index < shown; index++) {
+      if (index) target.append(",");
+      target.append(element("bdi", "id", idText(ids[index])));
+    }
+    if (shown < ids.length) target.append(", \u2026 " + (ids.length - shown) + " more");
   }
 
   const childrenText = (node) => childCount[node] + (childCount[node] === 1 ? " child" : " children");
@@ -120,29 +162,225 @@
   const short = (value) => (value < 10n ** 15n ? grouped(value) : Number(value).toPrecision(3)); // a row's width
 
   // -- Free blocks: the node minus its children, as maximal CIDR blocks in address order.
+  function* split(low, high, bits) { // BigInts: [low, high) as the largest aligned blocks
+    while (low < high) {
+      let size = low === 0n ? 1n << bits : low & -low; // the largest block aligned at low
+      while (low + size > high) size >>= 1n;
+      let length = bits;
+      for (let rest = size; rest > 1n; rest >>= 1n) length--;
+      yield [low, Number(length), size];
+      low += size;
+    }
+  }
+
   function* freeBlocks(node) {
     const bits = BigInt(width(node));
     const start = bigAddress(node), stop = start + bigSize(node);
     let cursor = start;
-    function* split(low, high) {
-      while (low < high) {
-        let size = low === 0n ? 1n << bits : low & -low; // the largest block aligned at low
-        while (low + size > high) size >>= 1n;
-        let length = bits;
-        for (let rest = size; rest > 1n; rest >>= 1n) length--;
-        yield [low, Number(length), size];
-        low += size;
-      }
-    }
     for (const child of childrenOf(node)) {
       const childStart = bigAddress(child);
-      if (childStart > cursor) yield* split(cursor, childStart);
+      if (childStart > cursor) yield* split(cursor, childStart, bits);
       cursor = childStart + bigSize(child);
     }
-    if (cursor < stop) yield* split(cursor, stop);
+    if (cursor < stop) yield* split(cursor, stop, bits);
   }
 
-  // -- The DOM: a WAI-ARIA tree; only opened nodes' children are in it.
+  function lowBit4(value) { // the largest power of two dividing an IPv4 address (0: all 2^32)
+    if (value === 0) return 2 ** 32;
+    const low = value % 65536;
+    if (low) return low & -low;
+    const high = (value - low) / 65536;
+    return (high & -high) * 65536;
+  }
+
+  function blockCount4(low, high) { // split(low, high, 32n), counted in Numbers: no BigInt
+    let blocks = 0;
+    while (low < high) {
+      let size = lowBit4(low);
+      while (low + size > high) size /= 2;
+      low += size;
+      blocks++;
+    }
+    return blocks;
+  }
+
+  function blockCount6(low, high) {
+    let blocks = 0;
+    for (const _block of split(low, high, 128n)) blocks++;
+    return blocks;
+  }
+
+  // The free blocks of an open node, counted gap by gap: gaps[k] is how many lie before its
+  // child k (after child n - 1 for k = n), summed, so that the node's entries (free blocks and
+  // children in address order) can be numbered and found by a binary search.
+  function freeCounts(node) {
+    const n = childCount[node];
+    const gaps = new Int32Array(n + 1);
+    let total = 0;
+    if (isIPv4(node)) {
+      let cursor = address4[node];
+      for (let k = 0; k < n; k++) {
+        const child = childAt(node, k);
+        total += blockCount4(cursor, address4[child]);
+        gaps[k] = total;
+        cursor = address4[child] + 2 ** (32 - lengths[child]);
+      }
+      total += blockCount4(cursor, address4[node] + 2 ** (32 - lengths[node]));
+    } else {
+      let cursor = bigAddress(node);
+      for (let k = 0; k < n; k++) {
+        const child = childAt(node, k);
+        total += blockCount6(cursor, bigAddress(child));
+        gaps[k] = total;
+        cursor = bigAddress(child) + bigSize(child);
+      }
+      total += blockCount6(cursor, bigAddress(node) + bigSize(node));
+    }
+    gaps[n] = total;
+    return gaps;
+  }
+
+  // -- The rows. An open node's entries are its children, with its free blocks among them in
+  // address order when free space is shown; the rows are the entries of the open nodes, each
+  // followed by its own rows when it is open. `open` maps each open node (-1: the level of the
+  // roots, always open) to its row count below it and its open children, in order.
+  const open = new Map();
+  open.set(-1, { size: rootCount, kids: [], gaps: null });
+  let showFree = false;
+
+  const entryCount = (node) => {
+    const gaps = open.get(node).gaps;
+    return childrenCount(node) + (gaps ? gaps[gaps.length - 1] : 0);
+  };
+
+  function entryOf(node) { // a node's entry number in its parent
+    const gaps = open.get(parent[node]).gaps;
+    return childIndex[node] + (gaps ? gaps[childIndex[node]] : 0);
+  }
+
+  function nodeAt(owner, entry) { // the node of an entry, -1 for a free block
+    const gaps = open.get(owner).gaps;
+    if (!gaps) return childAt(owner, entry);
+    const k = gapOf(gaps, entry);
+    return k < childCount[owner] && k + gaps[k] === entry ? childAt(owner, k) : -1;
+  }
+
+  function gapOf(gaps, entry) { // the first child k at or after the entry (n when none)
+    let low = 0, high = gaps.length - 1;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (middle + gaps[middle] >= entry) high = middle; else low = middle + 1;
+    }
+    return low;
+  }
+
+  function freeBlockAt(owner, entry) { // [low, length, size] of a free-block entry
+    const gaps = open.get(owner).gaps;
+    const k = gapOf(gaps, entry);
+    let skip = entry - k - (k ? gaps[k - 1] : 0);
+    const before = k ? childAt(owner, k - 1) : -1;
+    const low = before < 0 ? bigAddress(owner) : bigAddress(before) + bigSize(before);
+    const high = k < childCount[owner] ? bigAddress(childAt(owner, k))
+      : bigAddress(owner) + bigSize(owner);
+    for (const block of split(low, high, BigInt(width(owner)))) if (!skip--) return block;
+    return null; // not reached: the gap holds the entry
+  }
+
+  const rowCount = () => open.get(-1).size;
+  const makeRow = (owner, entry) => ({ owner, entry, node: nodeAt(owner, entry) });
+  const keyOf = (row) => (row.node >= 0 ? "n" + row.node : "f" + row.owner + "-" + row.entry);
+
+  function rowAt(index) { // the index-th visible row
+    let owner = -1;
+    for (;;) {
+      let skipped = 0, inside = false;
+      for (const kid of open.get(owner).kids) {
+        const at = entryOf(kid) + skipped;
+        if (index < at) break;
+        if (index === at) return { owner, entry: index - skipped, node: kid };
+        const size = open.get(kid).size;
+        if (index <= at + size) { owner = kid; index -= at + 1; inside = true; break; }
+        skipped += size;
+      }
+      if (!inside) return makeRow(owner, index - skipped);
+    }
+  }
+
+  function indexOf(owner, entry) { // the row number of an entry of an open node
+    let index = entry;
+    for (const kid of open.get(owner).kids) {
+      if (entryOf(kid) >= entry) break;
+      index += open.get(kid).size;
+    }
+    return owner < 0 ? index : indexOf(parent[owner], entryOf(owner)) + 1 + index;
+  }
+
+  const nodeRow = (node) => ({ owner: parent[node], entry: entryOf(node), node });
+  const rowIndex = (row) => (row.node >= 0 ? indexOf(row.owner, entryOf(row.node)) : indexOf(row.owner, row.entry));
+
+  function nextRow(row) { // the row after, or null after the last
+    if (row.node >= 0 && open.has(row.node) && entryCount(row.node)) return makeRow(row.node, 0);
+    let owner = row.owner, entry = row.entry + 1;
+    while (entry >= entryCount(owner)) {
+      if (owner < 0) return null;
+      entry = entryOf(owner) + 1;
+      owner = parent[owner];
+    }
+    return makeRow(owner, entry);
+  }
+
+  function isShown(row) { // all its ancestors are open (and its free block still listed)
+    for (let above = row.owner; above >= 0; above = parent[above]) if (!open.has(above)) return false;
+    return row.node >= 0 || (showFree && row.entry < entryCount(row.owner));
+  }
+
+  function resize(node, change) { // a node's row count changed: so did its ancestors'
+    for (let above = node; ; above = parent[above]) {
+      open.get(above).size += change;
+      if (above < 0) return;
+    }
+  }
+
+  function expand(node) {
+    if (!childCount[node] || open.has(node)) return;
+    const info = { size: 0, kids: [], gaps: showFree ? freeCounts(node) : null };
+    open.set(node, info);
+    const siblings = open.get(parent[node]).kids;
+    let at = siblings.length;
+    while (at > 0 && siblings[at - 1] > node) at--; // nodes are numbered in address order
+    siblings.splice(at, 0, node);
+    resize(parent[node], entryCount(node)); // through the parent: its own size counts too
+    info.size = entryCount(node);
+  }
+
+  function collapse(node) {
+    if (!open.has(node)) return;
+    const size = open.get(node).size;
+    const drop = (above) => {
+      for (const kid of open.get(above).kids) drop(kid);
+      open.delete(above);
+    };
+    drop(node);
+    const siblings = open.get(parent[node]).kids;
+    siblings.splice(siblings.indexOf(node), 1);
+    resize(parent[node], -size);
+  }
+
+  function setShowFree(on) { // the gaps of every open node, then every row count again
+    showFree = on;
+    const recount = (node) => {
+      const info = open.get(node);
+      if (node >= 0) info.gaps = on ? freeCounts(node) : null;
+      info.size = entryCount(node);
+      for (const kid of info.kids) info.size += recount(kid);
+      return info.size;
+    };
+    recount(-1);
+  }
+
+  // -- The DOM: a WAI-ARIA tree of the rows in view, each an absolutely placed treeitem.
+  const scroller = document.getElementById("tree-scroll");
+  const header = scroller.querySelector(".columns");
   const tree = document.getElementById("tree");
   const element = (tag, className, text) => {
     const made = document.createElement(tag);
@@ -150,226 +388,291 @@
     if (text !== undefined) made.textContent = text;
     return made;
   };
-  const itemOf = (node) => document.getElementById("n" + node);
-  const nodeOf = (item) => Number(item.id.slice(1));
 
-  function makeItem(node) {
-    const item = element("li");
-    item.id = "n" + node;
+  function makeItem() { // an empty row, filled (and refilled as the list scrolls) by fillItem
+    const item = element("div");
     item.setAttribute("role", "treeitem");
-    item.setAttribute("aria-level", String(depth[node] + 1));
-    item.setAttribute("aria-selected", "false");
-    item.tabIndex = -1;
     const row = element("div", "row");
     const prefix = element("span", "prefix");
-    const toggle = element("span", "toggle", childCount[node] ? "\u25b8" : "");
+    const toggle = element("span", "toggle");
     toggle.setAttribute("aria-hidden", "true");
-    prefix.append(toggle, element("span", "text", prefixText(node)));
-    row.style.paddingLeft = depth[node] * 1.2 + 0.3 + "rem";
-    const utilization = utilizationOf(node);
+    prefix.append(toggle, element("bdi", "text"));
     const bar = element("span", "bar");
-    const filled = element("span");
-    filled.style.width = Math.min(100, utilization * 100) + "%";
-    bar.append(filled);
+    bar.append(element("span"));
     const use = element("span", "use");
-    use.append(bar, element("span", "percent", percent(node)));
-    const free = bigSize(node) - usedAddresses(node);
-    const ids = element("span", "ids", idsText(node));
-    ids.title = ids.textContent; // all of them, where the column cuts them short
-    row.append(
-      prefix,
-      ids,
-      element("span", "count", childrenText(node)),
-      use,
-      element("span", "free", short(free) + " free"),
-    );
+    use.append(bar, element("span", "percent"));
+    row.append(prefix, element("span", "ids"), element("span", "count"), use, element("span", "free"));
     item.append(row);
-    if (childCount[node]) item.setAttribute("aria-expanded", "false");
     return item;
   }
 
-  // A group's state: the next child to add (or -1 when all are in).
-  const nextChild = new Map(); // group element -> node
-
-  function fillGroup(group, owner, untilNode) { // add batches until untilNode (or one batch) is in
-    let next = nextChild.get(group);
-    const stop = owner < 0 ? count : subtreeEnd[owner];
-    const more = group.lastElementChild && group.lastElementChild.classList.contains("more-item")
-      ? group.lastElementChild : null;
-    if (more) more.remove();
-    const fragment = document.createDocumentFragment();
-    let added = 0;
-    while (next >= 0 && next < stop && (added < BATCH || (untilNode !== undefined && next <= untilNode))) {
-      fragment.append(makeItem(next));
-      next = subtreeEnd[next];
-      added++;
+  function fillItem(item, row) {
+    const node = row.node, owner = row.owner;
+    const [prefix, ids, children, use, free] = item.firstElementChild.children;
+    item.id = keyOf(row);
+    item.ipamRow = row;
+    item.classList.toggle("free-row", node < 0);
+    item.setAttribute("aria-level", String(owner < 0 ? 1 : depth[owner] + 2));
+    item.setAttribute("aria-setsize", String(entryCount(owner)));
+    item.setAttribute("aria-posinset", String(row.entry + 1));
+    prefix.style.setProperty("--depth", owner < 0 ? 0 : depth[owner] + 1);
+    const [bar, share] = use.children;
+    ids.replaceChildren();
+    if (node >= 0) {
+      prefix.lastElementChild.textContent = prefixText(node);
+      appendIds(ids, node, IDS_SHOWN);
+      ids.title = idsText(node); // all of them, where the column cuts them short
+      children.textContent = childrenText(node);
+      const utilization = utilizationOf(node);
+      bar.hidden = false;
+      bar.firstElementChild.style.width = Math.min(100, utilization * 100) + "%";
+      share.textContent = percent(node);
+      free.textContent = short(bigSize(node) - usedAddresses(node)) + " free";
+    } else {
+      const [low, length, size] = freeBlockAt(owner, row.entry);
+      prefix.lastElementChild.textContent = blockText(low, length, width(owner));
+      ids.title = "";
+      children.textContent = "free block";
+      bar.hidden = true;
+      share.textContent = "";
+      free.textContent = short(size) + " free";
     }
-    if (next >= stop) next = -1;
-    nextChild.set(group, next);
-    group.append(fragment);
-    if (next >= 0) {
-      const holder = element("li", "more-item");
-      holder.setAttribute("role", "none");
-      const rest = countFrom(next, stop);
-      const button = element("button", "more", "Show " + Math.min(BATCH, rest) + " more of " + rest);
-      button.type = "button";
-      button.tabIndex = -1;
-      button.addEventListener("click", () => fillGroup(group, owner));
-      holder.append(button);
-      group.append(holder);
+  }
+
+  function markItem(item, row, active) { // the state that changes without the row changing
+    const node = row.node;
+    const expandable = node >= 0 && childCount[node] > 0;
+    if (expandable) item.setAttribute("aria-expanded", String(open.has(node)));
+    else item.removeAttribute("aria-expanded");
+    item.firstElementChild.firstElementChild.firstElementChild.textContent =
+      expandable ? (open.has(node) ? "\u25be" : "\u25b8") : "";
+    item.setAttribute("aria-selected", String(selected !== null && keyOf(selected) === item.id));
+    item.tabIndex = active ? 0 : -1;
+  }
+
+  let rowHeight = 0; // px, measured from a row (the stylesheet says how tall)
+  const shown = new Map(); // key -> element, the rows in the DOM
+  let selected = null; // the selected row, or null
+
+  function geometry() {
+    const total = rowCount();
+    const full = total * rowHeight;
+    const height = Math.min(full, MAX_HEIGHT);
+    const view = Math.max(rowHeight, scroller.clientHeight - header.offsetHeight);
+    // Past MAX_HEIGHT the scroll position is scaled: scrolling the whole height crosses all rows.
+    const ratio = height > view ? (full - view) / (height - view) : 1;
+    return { total, height, view, ratio };
+  }
+
+  function render() {
+    if (!rowHeight) measure();
+    const { total, height, view, ratio } = geometry();
+    if (tree.style.height !== height + "px") tree.style.height = height + "px";
+    const top = scroller.scrollTop; // after the height: a shorter list may have moved it
+    const virtualTop = top * ratio;
+    const inView = Math.min(Math.floor(virtualTop / rowHeight), Math.max(0, total - 1));
+    const first = Math.max(0, inView - MARGIN);
+    const last = Math.min(total - 1, Math.floor((virtualTop + view) / rowHeight) + MARGIN);
+    const place = (index) => top + index * rowHeight - virtualTop;
+    const wanted = [];
+    let row = total ? rowAt(first) : null;
+    for (let index = first; index <= last && row; index++, row = nextRow(row)) {
+      wanted.push([row, place(index)]);
     }
+    if (selected !== null && !isShown(selected)) selected = null;
+    let active = selected; // the tree's one tab stop: the selected row, else the first in view
+    if (active === null && total) active = wanted[Math.min(inView - first, wanted.length - 1)][0];
+    if (selected !== null) { // kept as an element wherever it is: it may have the focus
+      const index = rowIndex(selected);
+      if (index < first) wanted.unshift([selected, Math.max(0, place(first) - rowHeight)]);
+      else if (index > last) wanted.push([selected, place(last) + rowHeight]);
+    }
+    const keys = new Set(wanted.map(([row]) => keyOf(row)));
+    const spare = [];
+    for (const [key, item] of shown) {
+      if (!keys.has(key)) { spare.push(item); shown.delete(key); }
+    }
+    const focused = document.activeElement;
+    let at = tree.firstElementChild;
+    const activeKey = active && keyOf(active);
+    for (const [row, offset] of wanted) {
+      const key = keyOf(row);
+      let item = shown.get(key);
+      if (!item) {
+        item = spare.pop() || makeItem();
+        fillItem(item, row);
+        shown.set(key, item);
+      } else {
+        item.ipamRow = row;
+      }
+      markItem(item, row, key === activeKey);
+      item.style.top = offset + "px";
+      if (item === at) at = at.nextElementSibling; // in row order in the DOM, as read
+      else tree.insertBefore(item, at);
+    }
+    for (const item of spare) item.remove();
+    if (focused !== document.activeElement && tree.contains(focused)) focused.focus({ preventScroll: true });
   }
 
-  function countFrom(child, stop) {
-    let total = 0;
-    for (; child < stop; child = subtreeEnd[child]) total++;
-    return total;
+  function measure() { // one row's height, from the stylesheet (a phone's rows may be taller)
+    const probe = makeItem();
+    probe.style.visibility = "hidden";
+    tree.append(probe);
+    rowHeight = probe.getBoundingClientRect().height || 24;
+    probe.remove();
   }
 
-  function groupOf(item) { return item.querySelector(":scope > ul"); }
-
-  function expand(item) {
-    const node = nodeOf(item);
-    if (!childCount[node] || item.getAttribute("aria-expanded") === "true") return;
-    const group = element("ul");
-    group.setAttribute("role", "group");
-    nextChild.set(group, node + 1);
-    item.append(group);
-    fillGroup(group, node);
-    item.setAttribute("aria-expanded", "true");
-    item.querySelector(".toggle").textContent = "\u25be";
+  function scrollToRow(index, center) { // put a row in view (nearest edge, or the middle)
+    const { height, view, ratio } = geometry();
+    tree.style.height = height + "px";
+    const virtualTop = scroller.scrollTop * ratio;
+    const top = index * rowHeight;
+    let wanted = virtualTop;
+    if (center) wanted = top - (view - rowHeight) / 2;
+    else if (top < virtualTop) wanted = top;
+    else if (top + rowHeight > virtualTop + view) wanted = top + rowHeight - view;
+    if (wanted !== virtualTop) scroller.scrollTop = Math.max(0, wanted / ratio);
+    render();
   }
-
-  function collapse(item) {
-    const group = groupOf(item);
-    if (group) group.remove(); // closed: its subtree leaves the DOM
-    item.setAttribute("aria-expanded", "false");
-    item.querySelector(".toggle").textContent = "\u25b8";
-  }
-
-  const expanded = (item) => item.getAttribute("aria-expanded") === "true";
 
   // -- Moving and selecting, per the APG tree pattern; selection follows focus.
-  let selected = null;
-
-  function select(item, focus = true) {
-    if (selected && selected !== item) {
-      selected.setAttribute("aria-selected", "false");
-      selected.tabIndex = -1;
-    }
-    selected = item;
-    item.setAttribute("aria-selected", "true");
-    item.tabIndex = 0;
-    if (focus) item.focus({ preventScroll: true });
-    item.scrollIntoView({ block: "nearest" });
-    showDetails(nodeOf(item));
+  function select(row, { focus = true, center = false } = {}) {
+    selected = row;
+    scrollToRow(rowIndex(row), center);
+    const item = shown.get(keyOf(row));
+    if (focus && document.activeElement !== item) item.focus({ preventScroll: true });
+    const box = item.getBoundingClientRect(); // the page around the list scrolls too
+    if (box.bottom > window.innerHeight) window.scrollBy(0, box.bottom - window.innerHeight);
+    else if (box.top < 0) window.scrollBy(0, box.top);
+    showDetails(row);
   }
 
-  const treeitemsOf = (group) => group.querySelectorAll(":scope > [role=treeitem]");
-  const parentItem = (item) => item.parentElement.closest("[role=treeitem]");
-
-  function nextSiblingItem(item) {
-    const sibling = item.nextElementSibling;
-    if (sibling && sibling.getAttribute("role") === "treeitem") return sibling;
-    const group = item.parentElement;
-    if (nextChild.get(group) >= 0) { // more children not in the DOM yet: add them
-      const owner = group === tree ? -1 : nodeOf(parentItem(item));
-      fillGroup(group, owner);
-      return item.nextElementSibling;
-    }
-    return null;
+  function toggle(node) {
+    if (open.has(node)) collapse(node); else expand(node);
+    render();
   }
 
-  function nextVisible(item) {
-    if (expanded(item)) return treeitemsOf(groupOf(item))[0];
-    for (let current = item; current; current = parentItem(current)) {
-      const sibling = nextSiblingItem(current);
-      if (sibling) return sibling;
-    }
-    return null;
-  }
-
-  function lastVisible(item) {
-    while (expanded(item)) {
-      const group = groupOf(item);
-      while (nextChild.get(group) >= 0) fillGroup(group, nodeOf(item), subtreeEnd[nodeOf(item)]);
-      const items = treeitemsOf(group);
-      item = items[items.length - 1];
-    }
-    return item;
-  }
-
-  function previousVisible(item) {
-    const sibling = item.previousElementSibling;
-    if (sibling) return lastVisible(sibling);
-    return parentItem(item);
-  }
+  const pageRows = () => Math.max(1, Math.floor(geometry().view / rowHeight) - 1);
 
   tree.addEventListener("keydown", (event) => {
     const item = event.target.closest("[role=treeitem]");
     if (!item || event.altKey || event.ctrlKey || event.metaKey) return;
-    let target = null;
+    const row = item.ipamRow, node = row.node;
+    const index = rowIndex(row), last = rowCount() - 1;
+    let target = -1;
     switch (event.key) {
-      case "ArrowDown": target = nextVisible(item); break;
-      case "ArrowUp": target = previousVisible(item); break;
+      case "ArrowDown": target = Math.min(index + 1, last); break;
+      case "ArrowUp": target = Math.max(index - 1, 0); break;
       case "ArrowRight":
-        if (childCount[nodeOf(item)]) {
-          if (expanded(item)) target = treeitemsOf(groupOf(item))[0];
-          else expand(item);
+        if (node >= 0 && childCount[node]) {
+          if (open.has(node)) target = index + 1;
+          else toggle(node);
         }
         break;
       case "ArrowLeft":
-        if (expanded(item)) collapse(item);
-        else target = parentItem(item);
+        if (node >= 0 && open.has(node)) toggle(node);
+        else if (row.owner >= 0) target = indexOf(parent[row.owner], entryOf(row.owner));
         break;
-      case "Home": target = treeitemsOf(tree)[0]; break;
-      case "End": {
-        while (nextChild.get(tree) >= 0) fillGroup(tree, -1, count);
-        const roots = treeitemsOf(tree);
-        target = lastVisible(roots[roots.length - 1]);
-        break;
-      }
+      case "Home": target = 0; break;
+      case "End": target = last; break;
+      case "PageDown": target = Math.min(index + pageRows(), last); break;
+      case "PageUp": target = Math.max(index - pageRows(), 0); break;
       case "Enter":
       case " ":
-        if (expanded(item)) collapse(item); else expand(item);
+        if (node >= 0 && childCount[node]) toggle(node);
         break;
       default:
-        return;
+        if (event.key.length !== 1) return; // not a character
+        typeAhead(event.key, index);
     }
     event.preventDefault();
-    if (target) select(target);
+    if (target >= 0 && target !== index) select(rowAt(target));
+  });
+
+  // Type-ahead: the typed characters (within a second of each other) move to the next visible
+  // node whose prefix starts with them; a new first character starts after the current row.
+  let typed = "", typedAt = -Infinity;
+  function typeAhead(character, index) {
+    const now = performance.now();
+    typed = (now - typedAt < 1000 ? typed : "") + character.toLowerCase();
+    typedAt = now;
+    const total = rowCount();
+    let row = rowAt(index);
+    for (let step = typed.length > 1 ? 0 : 1; step <= total; step++) {
+      if (step) row = nextRow(row) || rowAt(0);
+      if (row.node >= 0 && prefixText(row.node).startsWith(typed)) {
+        if (step % total) select(row);
+        return;
+      }
+    }
+  }
+
+  // Focus from Tab selects; focus from a press of the mouse waits for the click, which selects
+  // and opens: selecting at once would show the details and move the row from under the mouse.
+  let pressing = false;
+  tree.addEventListener("mousedown", () => { pressing = true; });
+  document.addEventListener("mouseup", () => { pressing = false; }, true);
+  tree.addEventListener("focusin", (event) => {
+    const item = event.target.closest("[role=treeitem]");
+    if (item && !pressing && (selected === null || keyOf(selected) !== item.id)) {
+      select(item.ipamRow, { focus: false });
+    }
   });
 
   tree.addEventListener("click", (event) => {
     const item = event.target.closest("[role=treeitem]");
-    if (!item || event.target.closest("button")) return;
-    if (event.target.closest(".row") !== item.firstElementChild) return;
-    if (expanded(item)) collapse(item); else expand(item);
-    select(item);
+    if (!item || !event.target.closest(".row")) return;
+    const row = item.ipamRow;
+    if (row.node >= 0 && childCount[row.node]) toggle(row.node);
+    select(row);
+  });
+
+  scroller.addEventListener("scroll", render, { passive: true });
+  new ResizeObserver(() => { measure(); render(); }).observe(scroller);
+
+  const freeSwitch = document.getElementById("free-switch");
+  freeSwitch.addEventListener("change", () => {
+    setShowFree(freeSwitch.checked);
+    for (const item of shown.values()) item.remove(); // every row's place and set changed
+    shown.clear();
+    const keep = selected === null ? -1 : selected.node >= 0 ? selected.node : selected.owner;
+    selected = null; // a free block's row gives way to its node
+    if (keep >= 0) select(nodeRow(keep), { focus: false }); else render();
   });
 
   // -- The selected node's details and, on demand, its free blocks.
   const details = document.getElementById("details");
   const freeList = document.getElementById("free-blocks");
   const freeMore = document.getElementById("free-more");
+  const freeButton = document.getElementById("free-button");
   let detailsNode = -1;
 
-  function showDetails(node) {
-    detailsNode = node;
+  function showDetails(row) {
+    const node = row.node;
     details.hidden = false;
+    freeList.replaceChildren();
+    freeMore.textContent = "";
+    const text = document.getElementById("details-text");
+    text.replaceChildren();
+    freeButton.hidden = node < 0;
+    detailsNode = node;
+    if (node < 0) { // a free block's row
+      const [low, length, size] = freeBlockAt(row.owner, row.entry);
+      document.getElementById("details-title").textContent = blockText(low, length, width(row.owner));
+      text.append("free block \u00b7 in " + prefixText(row.owner) + " \u00b7 " + grouped(size) + " addresses");
+      return;
+    }
     document.getElementById("details-title").textContent = prefixText(node);
     const size = bigSize(node), used = usedAddresses(node);
     const above = parent[node];
-    document.getElementById("details-text").textContent =
-      idsText(node) + " \u00b7 depth " + depth[node] + " \u00b7 parent " +
+    appendIds(text, node, Infinity);
+    text.append(" \u00b7 depth " + depth[node] + " \u00b7 parent " +
       (above < 0 ? "none" : prefixText(above)) + " \u00b7 " + childrenText(node) + " \u00b7 " +
       grouped(size) + " addresses, " + grouped(size - used) + " free (" +
-      percent(node) + " used)";
-    freeList.replaceChildren();
-    freeMore.textContent = "";
+      percent(node) + " used)");
   }
 
-  document.getElementById("free-button").addEventListener("click", () => {
+  freeButton.addEventListener("click", () => {
     if (detailsNode < 0) return;
     const rows = document.createDocumentFragment();
     let blocks = 0;
@@ -476,23 +779,11 @@
     return -1;
   }
 
-  function reveal(node) { // open its ancestors, add it to the DOM, select it, scroll to it
+  function reveal(node) { // open its ancestors, select it, scroll it to the middle of the view
     const chain = [];
     for (let above = parent[node]; above >= 0; above = parent[above]) chain.unshift(above);
-    let group = tree;
-    let owner = -1;
-    for (const step of [...chain, node]) {
-      if (!itemOf(step)) fillGroup(group, owner, step);
-      const item = itemOf(step);
-      if (step === node) break;
-      expand(item);
-      group = groupOf(item);
-      owner = step;
-    }
-    const item = itemOf(node);
-    select(item);
-    item.scrollIntoView({ block: "center" });
-    return item;
+    for (const above of chain) expand(above);
+    select(nodeRow(node), { center: true });
   }
 
   const found = document.getElementById("found");
@@ -544,10 +835,7 @@
     document.getElementById("invalid-section").hidden = false;
   }
 
-  nextChild.set(tree, count ? 0 : -1);
-  fillGroup(tree, -1);
-  const first = treeitemsOf(tree)[0];
-  if (first) first.tabIndex = 0;
+  render();
   document.documentElement.dataset.readyMs = String(Math.round(performance.now())); // the bench
   document.documentElement.dataset.ready = "true";
 })();

@@ -1,6 +1,7 @@
 """prefixes.html in a real browser (headless Chromium): the tree equals ``tree --json``, the
 WAI-ARIA keys work, find selects the right node, free blocks are exact, database text is never
-markup, and the page asks the network for nothing. Skipped, saying why, without Chromium."""
+markup, the tree keeps only the rows in view as elements whatever the table, and the page asks
+the network for nothing. Skipped, saying why, without Chromium."""
 
 from __future__ import annotations
 
@@ -61,13 +62,39 @@ return [...document.querySelectorAll('[role=treeitem]')].map(item => [
   item.getAttribute('aria-expanded'),
 ]);
 """
-OPEN_ALL_JS = """
+# The whole tree, row by row, as a keyboard user reaches it: Home, then Down to the end, opening
+# every closed node on the way (Right) when asked to. Only the rows in view are elements, so this
+# is the one way to read all of them. Each row: ROWS_JS's fields, then free block or not,
+# aria-posinset and aria-setsize.
+WALK_JS = """
+const openAll = arguments[0];
+const press = (key) => document.activeElement.dispatchEvent(
+  new KeyboardEvent('keydown', {key, bubbles: true, cancelable: true}));
+const start = document.querySelector('#tree [role=treeitem][tabindex="0"]');
+if (!start) return [];
+start.focus();
+press('Home');
+const rows = [];
 for (;;) {
-  const closed = document.querySelector('[role=treeitem][aria-expanded=false] > .row');
-  const more = document.querySelector('#tree button.more');
-  if (closed) closed.click(); else if (more) more.click(); else break;
+  const item = document.activeElement;
+  if (openAll && item.getAttribute('aria-expanded') === 'false') press('ArrowRight');
+  rows.push([
+    Number(item.getAttribute('aria-level')),
+    item.querySelector('.text').textContent,
+    item.querySelector('.ids').textContent,
+    item.querySelector('.count').textContent,
+    item.querySelector('.percent').textContent,
+    item.getAttribute('aria-expanded'),
+    item.classList.contains('free-row'),
+    Number(item.getAttribute('aria-posinset')),
+    Number(item.getAttribute('aria-setsize')),
+  ]);
+  const id = item.id;
+  press('ArrowDown');
+  if (document.activeElement.id === id) return rows;
 }
 """
+TREEITEMS_JS = "return document.querySelectorAll('#tree [role=treeitem]').length"
 FIND_JS = """
 const box = document.getElementById('query');
 box.value = arguments[0];
@@ -125,15 +152,42 @@ def expected_rows(values: Sequence[object], ids: Sequence[object]) -> list[list[
     ]
 
 
+def walk(driver: Any, open_all: bool = True) -> list[list[Any]]:
+    """Every row from the first to the last by the keyboard (see WALK_JS), every node opened."""
+    rows: list[list[Any]] = driver.execute_script(WALK_JS, open_all)
+    if open_all:
+        assert_positions([(row[0], row[7], row[8]) for row in rows])
+    return rows
+
+
+def assert_positions(rows: Sequence[tuple[int, int, int]]) -> None:
+    """aria-posinset counts each row among its siblings and aria-setsize is how many there are:
+    siblings are the rows of one level between their parent and the parent's next sibling (the
+    whole tree is open, so every level is read whole)."""
+    counts: list[list[int]] = []  # per level of the current path: [rows so far, set size]
+    for level, position, size in rows:
+        for done, total in counts[level:]:
+            assert done == total, (level, position, size)
+        del counts[level:]
+        if len(counts) == level:
+            counts[-1][0] += 1
+            assert counts[-1][1] == size
+        else:
+            counts.append([1, size])
+        assert (len(counts), counts[-1][0]) == (level, position)
+    for done, total in counts:
+        assert done == total
+
+
 def opened_rows(driver: Any, page: Path) -> list[list[object]]:
     driver.get_log("performance")  # drained: from here on, the log is this page's
     browser.open_page(driver, page)
-    driver.execute_script(OPEN_ALL_JS)
-    rows: list[list[object]] = driver.execute_script(ROWS_JS)
+    rows = walk(driver)
     for row in rows:
         assert row[5] in (None, "true"), row  # every node with children is open now
         row[5] = "false" if row[5] else None
-    return rows
+        assert row[6] is False  # no free blocks unless asked for
+    return [row[:6] for row in rows]
 
 
 def test_the_shipped_database_opened_node_by_node_is_the_tree(driver: Any, tmp_path: Path) -> None:
@@ -231,9 +285,9 @@ def test_the_keys_of_the_tree_pattern(driver: Any, tmp_path: Path) -> None:
     browser.open_page(driver, shipped_page(tmp_path))
     roots = [row[1] for row in driver.execute_script(ROWS_JS)]
     driver.find_element("id", "query").click()
-    ActionChains(driver).send_keys(Keys.TAB).perform()  # the tree's one tab stop
-    ActionChains(driver).send_keys(Keys.TAB).perform()
-    assert focused(driver)[1] == roots[0]
+    for _ in range(3):  # Find, the free-space switch, then the tree's one tab stop
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+    assert focused(driver) == ["treeitem", roots[0], True, "false"]  # Tab selects it too
 
     def press(key: str) -> list[object]:
         ActionChains(driver).send_keys(key).perform()
@@ -276,7 +330,10 @@ def test_a_mouse_click_opens_closes_and_selects(driver: Any, tmp_path: Path) -> 
     row.click()
     assert focused(driver)[3] == "false"
     assert (
-        driver.execute_script("return document.querySelectorAll('#n0 [role=treeitem]').length") == 0
+        driver.execute_script(  # its children left the tree
+            "return document.querySelectorAll('#tree [aria-level]:not([aria-level=\"1\"])').length"
+        )
+        == 0
     )
 
 
@@ -293,12 +350,16 @@ def test_find_selects_the_closest_node_opens_its_ancestors_and_shows_it(
 ) -> None:
     browser.open_page(driver, shipped_page(tmp_path))
     assert find(driver, "10.10.1.77") == ["10.10.1.77 is in 10.10.1.64/27.", "10.10.1.64/27"]
-    chain = driver.execute_script(
+    chain = driver.execute_script(  # the rows before it of each lower level: its ancestors
         "const item = document.activeElement; const rect = item.getBoundingClientRect();"
-        "const open = []; for (let up = item.parentElement.closest('[role=treeitem]'); up;"
-        " up = up.parentElement.closest('[role=treeitem]'))"
-        " open.unshift([up.querySelector('.text').textContent, up.getAttribute('aria-expanded')]);"
-        "return [open, rect.top >= 0 && rect.bottom <= window.innerHeight]"
+        "const list = document.getElementById('tree-scroll').getBoundingClientRect();"
+        "const open = []; let level = Number(item.getAttribute('aria-level'));"
+        "for (let up = item.previousElementSibling; up; up = up.previousElementSibling)"
+        " if (Number(up.getAttribute('aria-level')) < level) { level--;"
+        "  const text = up.querySelector('.text').textContent;"
+        "  open.unshift([text, up.getAttribute('aria-expanded')]); }"
+        "const bottom = Math.min(list.bottom, window.innerHeight);"
+        "return [open, rect.top >= list.top && rect.bottom <= bottom]"
     )
     assert chain == [
         [
@@ -383,40 +444,261 @@ def test_free_blocks_of_every_node(driver: Any, tmp_path: Path, table: str) -> N
         assert shown == free_blocks(values, node.prefix)[:1000], node.prefix
 
 
-# -- Many nodes: only some are in the DOM
+# -- Many nodes: only the rows in view are elements
 
 
-def test_big_levels_come_in_batches_and_find_and_end_still_reach_everything(
+def keys(driver: Any, *pressed: str) -> list[object]:
+    from selenium.webdriver.common.action_chains import ActionChains  # noqa: PLC0415
+
+    ActionChains(driver).send_keys(*pressed).perform()
+    return focused(driver)
+
+
+def position(driver: Any) -> list[object]:
+    """The focused row's text, aria-level, aria-posinset and aria-setsize."""
+    return driver.execute_script(
+        "const item = document.activeElement; return [item.querySelector('.text').textContent,"
+        " ...['level', 'posinset', 'setsize']"
+        ".map(name => Number(item.getAttribute('aria-' + name)))]"
+    )
+
+
+SCROLL_JS = """
+const [fraction, done] = arguments;
+const list = document.getElementById('tree-scroll');
+list.scrollTop = fraction * (list.scrollHeight - list.clientHeight);
+requestAnimationFrame(() => setTimeout(done));
+"""
+IN_VIEW_JS = """
+const list = document.getElementById('tree-scroll').getBoundingClientRect();
+const header = document.querySelector('#tree-scroll .columns').getBoundingClientRect();
+return [...document.querySelectorAll('#tree [role=treeitem]')]
+  .map(item => [item.getBoundingClientRect(), item])
+  .filter(([box]) => box.top >= header.bottom - 1 && box.bottom <= list.bottom + 1)
+  .sort(([a], [b]) => a.top - b.top)
+  .map(([, item]) => [item.querySelector('.text').textContent,
+                      Number(item.getAttribute('aria-posinset'))]);
+"""
+
+
+def test_a_level_of_1200_is_a_window_of_rows_that_say_where_they_are(
     driver: Any, tmp_path: Path
 ) -> None:
-    from selenium.webdriver.common.action_chains import ActionChains  # noqa: PLC0415
     from selenium.webdriver.common.keys import Keys  # noqa: PLC0415
 
     values = [f"10.{index // 256}.{index % 256}.0/24" for index in range(1200)]
     values += ["10.4.100.128/25", "10.4.100.0/26"]
     page = write_page(tmp_path, values, list(range(1, len(values) + 1)))
     browser.open_page(driver, page)
-    count = "return document.querySelectorAll('#tree [role=treeitem]').length"
-    assert driver.execute_script(count) == 500
-    assert (
-        driver.find_element("css selector", "#tree > li > button.more").text
-        == "Show 500 more of 700"
+    assert driver.execute_script(TREEITEMS_JS) < 100  # the rows in view and a margin
+    roots = driver.execute_script(ROWS_JS + "")
+    assert [row[1] for row in roots] == values[: len(roots)]
+    assert driver.execute_script(
+        "return [...document.querySelectorAll('#tree [role=treeitem]')]"
+        ".map(item => [item.getAttribute('aria-posinset'), item.getAttribute('aria-setsize')])"
+    ) == [[str(index), "1200"] for index in range(1, len(roots) + 1)]
+
+    assert find(driver, "10.4.100.1")[1] == "10.4.100.0/26"  # the 1,125th root's first child
+    assert position(driver) == ["10.4.100.0/26", 2, 1, 2]
+    assert keys(driver, Keys.ARROW_LEFT)[1] == "10.4.100.0/24"
+    assert position(driver) == ["10.4.100.0/24", 1, 1125, 1200]
+    assert driver.execute_script(TREEITEMS_JS) < 100
+    assert keys(driver, Keys.END)[1] == values[1199]
+    assert position(driver) == [values[1199], 1, 1200, 1200]
+    assert keys(driver, Keys.PAGE_UP)[1] not in (values[1199], values[1198])  # a view's worth up
+    assert keys(driver, Keys.PAGE_DOWN)[1] == values[1199]
+    assert keys(driver, Keys.HOME)[1] == values[0]
+    assert keys(driver, Keys.PAGE_DOWN)[1] not in (values[0], values[1])
+    assert driver.execute_script(TREEITEMS_JS) < 100
+    rows = walk(driver, open_all=False)  # every row reached, every one where the tree has it
+    assert [row[1] for row in rows] == [
+        *values[:1124],
+        "10.4.100.0/24",
+        "10.4.100.0/26",
+        "10.4.100.128/25",
+        *values[1125:1200],
+    ]
+
+    # The scrollbar: the rows in view are consecutive rows, the last one at the bottom.
+    for fraction, last in ((0.5, False), (1, True)):
+        driver.execute_async_script(SCROLL_JS, fraction)
+        shown = driver.execute_script(IN_VIEW_JS)
+        positions = [row[1] for row in shown]
+        assert len(shown) > 5 and positions == list(range(positions[0], positions[0] + len(shown)))
+        assert (positions[-1] == 1200) is last
+        assert driver.execute_script(TREEITEMS_JS) < 100
+
+
+def test_a_node_of_3000_children_opens_and_closes_without_3000_rows(
+    driver: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.keys import Keys  # noqa: PLC0415
+
+    children = [f"10.{index // 256}.{index % 256}.0/24" for index in range(3000)]
+    values = ["9.0.0.0/8", "10.0.0.0/8", *children, "11.0.0.0/8"]
+    browser.open_page(driver, write_page(tmp_path, values, list(range(1, len(values) + 1))))
+    driver.execute_script("document.querySelector('#tree [tabindex=\"0\"]').focus()")
+    assert keys(driver, Keys.ARROW_DOWN) == ["treeitem", "10.0.0.0/8", True, "false"]
+    assert keys(driver, Keys.ARROW_RIGHT) == ["treeitem", "10.0.0.0/8", True, "true"]
+    assert driver.execute_script(TREEITEMS_JS) < 100
+    assert keys(driver, Keys.ARROW_DOWN)[1] == children[0]  # off the open node, into it
+    assert position(driver) == [children[0], 2, 1, 3000]
+    assert keys(driver, Keys.ARROW_UP)[1] == "10.0.0.0/8"  # onto it
+    assert keys(driver, Keys.END)[1] == "11.0.0.0/8"
+    assert keys(driver, Keys.ARROW_UP)[1] == children[-1]  # up past its 3,000 children
+    assert position(driver) == [children[-1], 2, 3000, 3000]
+    assert driver.execute_script(TREEITEMS_JS) < 100
+    assert keys(driver, Keys.ARROW_LEFT)[1] == "10.0.0.0/8"
+    assert keys(driver, Keys.ARROW_LEFT) == ["treeitem", "10.0.0.0/8", True, "false"]  # closed
+    assert [row[1] for row in walk(driver, open_all=False)] == [
+        "9.0.0.0/8",
+        "10.0.0.0/8",
+        "11.0.0.0/8",
+    ]
+    assert driver.execute_script(TREEITEMS_JS) == 3
+
+
+# -- One tab stop, selection follows focus, type-ahead, one live region
+
+TAB_STOPS_JS = """
+return [...document.querySelectorAll('#tree [tabindex="0"]')]
+  .map(item => [item.querySelector('.text').textContent, item.getAttribute('aria-selected')]);
+"""
+
+
+def test_the_tree_is_one_tab_stop_on_the_selected_row(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains  # noqa: PLC0415
+    from selenium.webdriver.common.keys import Keys  # noqa: PLC0415
+
+    browser.open_page(driver, shipped_page(tmp_path))
+    assert driver.execute_script(TAB_STOPS_JS) == [["10.0.0.0/8", "false"]]  # fresh: the first
+    driver.find_element("css selector", "#n17 > .row").click()  # 192.168.0.0/16
+    assert driver.execute_script(TAB_STOPS_JS) == [["192.168.0.0/16", "true"]]
+    find(driver, "10.10.1.77")
+    assert driver.execute_script(TAB_STOPS_JS) == [["10.10.1.64/27", "true"]]
+    driver.execute_script("document.getElementById('free-switch').focus()")  # just before it
+    assert keys(driver, Keys.TAB)[1] == "10.10.1.64/27"  # straight to the selected row
+    keys(driver, Keys.TAB)  # and out of the tree with the next Tab
+    assert driver.execute_script("return document.activeElement.closest('#tree')") is None
+    driver.execute_script("document.getElementById('free-switch').focus()")
+    ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+    assert driver.execute_script("return document.activeElement.closest('#tree')") is None
+
+
+def test_tab_into_a_fresh_tree_selects_the_node_it_focuses(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.keys import Keys  # noqa: PLC0415
+
+    browser.open_page(driver, shipped_page(tmp_path))
+    assert not driver.find_element("id", "details").is_displayed()
+    driver.find_element("id", "free-switch").click()
+    driver.find_element("id", "free-switch").click()  # on and off again: no free rows
+    assert keys(driver, Keys.TAB) == ["treeitem", "10.0.0.0/8", True, "false"]
+    assert driver.find_element("id", "details-title").text == "10.0.0.0/8"
+
+
+def test_typed_characters_move_to_the_next_node_starting_with_them(
+    driver: Any, tmp_path: Path
+) -> None:
+    import time  # noqa: PLC0415
+
+    browser.open_page(driver, shipped_page(tmp_path))
+    driver.find_element("css selector", "#n0 > .row").click()  # 10.0.0.0/8, opened
+    assert keys(driver, "1")[1] == "10.10.0.0/16"  # the next one starting with "1"
+    assert keys(driver, "9")[1] == "192.168.0.0/16"  # "19"
+    time.sleep(1.2)  # a pause: typing starts again (not a timing assertion: any pause > 1 s)
+    assert keys(driver, "2")[1] == "203.0.113.0/24"
+    assert keys(driver, "001")[1] == "2001:db8::/32"  # "2001", typed at once
+    time.sleep(1.2)
+    assert keys(driver, "1")[1] == "10.0.0.0/8"  # past the last row: from the top again
+    assert keys(driver, "x")[1] == "10.0.0.0/8"  # nothing starts with "1x": it stays
+
+
+def test_only_finds_result_line_is_a_live_region(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.keys import Keys  # noqa: PLC0415
+
+    live = (
+        "return [...document.querySelectorAll('[aria-live], [role=status], [role=alert],"
+        " [role=log], [role=marquee], [role=timer], output')].map(element => element.id)"
     )
-    driver.execute_script("document.querySelectorAll('#tree > [role=treeitem]')[499].focus()")
-    ActionChains(driver).send_keys(Keys.ARROW_DOWN).perform()  # past the last one in the DOM
-    assert focused(driver)[1] == values[500]
-    assert driver.execute_script(count) == 1000
+    browser.open_page(driver, shipped_page(tmp_path))
+    assert driver.execute_script(live) == ["found"]
+    assert find(driver, "10.10.1.77")[0] == "10.10.1.77 is in 10.10.1.64/27."
+    keys(driver, Keys.ARROW_UP, Keys.ARROW_UP)
+    driver.find_element("id", "free-button").click()
+    assert driver.execute_script(live) == ["found"]
+    assert driver.find_element("id", "found").text == "10.10.1.77 is in 10.10.1.64/27."
+
+
+# -- Free space among the children
+
+
+def rows_with_free(values: Sequence[object], ids: Sequence[object]) -> list[list[object]]:
+    """The tree with every node open and its free blocks (``ipam free``) among its children, in
+    address order: [level, prefix, free block or not]."""
+    nodes = list(build_tree(values, ids).nodes())
+    kids: list[list[int]] = [[] for _ in nodes]
+    roots: list[int] = []
+    path: list[int] = []
+    for index, node in enumerate(nodes):
+        del path[node.depth :]
+        (kids[path[-1]] if path else roots).append(index)
+        path.append(index)
+    rows: list[list[object]] = []
+
+    def address(prefix: str) -> int:
+        return int(ipaddress.ip_network(prefix).network_address)
+
+    def emit(index: int) -> None:
+        node = nodes[index]
+        rows.append([node.depth + 1, node.prefix, False])
+        if not kids[index]:
+            return
+        entries: list[tuple[int, object]] = [(address(nodes[k].prefix), k) for k in kids[index]]
+        entries += [(address(block), block) for block in free_blocks(values, node.prefix)]
+        for _, entry in sorted(entries, key=lambda pair: pair[0]):
+            if isinstance(entry, int):
+                emit(entry)
+            else:
+                rows.append([node.depth + 2, entry, True])
+
+    for root in roots:
+        emit(root)
+    return rows
+
+
+@pytest.mark.parametrize("table", ["shipped", "hard"])
+def test_free_space_rows_are_the_free_blocks_among_the_children(
+    driver: Any, tmp_path: Path, table: str
+) -> None:
+    if table == "shipped":
+        values, ids = read_shipped()
+        page = shipped_page(tmp_path)
+    else:
+        page = write_page(tmp_path, HARD_VALUES, HARD_IDS)
+        values, ids = read_table(tmp_path / "prefixes.db")
     browser.open_page(driver, page)
-    assert find(driver, "10.4.100.1")[1] == "10.4.100.0/26"
-    # The roots up to its parent 10.4.100.0/24, the 1,125th (a batch at least), and its children.
-    assert driver.execute_script(count) == 1125 + 2
-    assert (
-        driver.find_element("css selector", "#tree > li > button.more").text == "Show 75 more of 75"
-    )
-    driver.execute_script("document.querySelector('[aria-selected=true]').focus()")
-    ActionChains(driver).send_keys(Keys.END).perform()
-    assert focused(driver)[1] == values[1199]
-    assert driver.execute_script(count) == 1202
+    driver.find_element("id", "free-switch").click()
+    rows = walk(driver)
+    assert [[row[0], row[1], row[6]] for row in rows] == rows_with_free(values, ids)
+    assert all(row[3] == "free block" for row in rows if row[6])
+    driver.find_element("id", "free-switch").click()  # off: the rows are the tree again
+    assert [row[:2] for row in walk(driver)] == [row[:2] for row in expected_rows(values, ids)]
+
+
+def test_a_node_with_many_free_blocks_stays_a_window(driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.keys import Keys  # noqa: PLC0415
+
+    # Every other /24 of 10.0.0.0/12: 2,048 children and 2,048 free blocks between them.
+    children = [f"10.{index // 256}.{index % 256}.0/24" for index in range(0, 4096, 2)]
+    values = ["10.0.0.0/12", *children]
+    browser.open_page(driver, write_page(tmp_path, values, list(range(1, len(values) + 1))))
+    driver.find_element("id", "free-switch").click()
+    assert find(driver, "10.15.254.1")[1] == children[-1]
+    assert position(driver) == [children[-1], 2, 4095, 4096]
+    assert keys(driver, Keys.ARROW_DOWN)[1] == "10.15.255.0/24"  # the last free block
+    assert position(driver) == ["10.15.255.0/24", 2, 4096, 4096]
+    assert driver.find_element("id", "details-title").text == "10.15.255.0/24"
+    assert driver.execute_script(TREEITEMS_JS) < 100
 
 
 def test_shares_that_are_not_exactly_all_or_nothing_never_say_so(
