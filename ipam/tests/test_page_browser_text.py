@@ -1,0 +1,191 @@
+"""prefixes.html read by people and by machines it cannot trust: find reads its input exactly as
+the command line does, stored text never reorders the page's own, nothing widens the page, a
+phone shows the prefix and its use, and axe-core finds no WCAG 2.1 A or AA violation in either
+colour scheme. Skipped, saying why, without Chromium (and, for axe-core, without its file)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ipam.networks import LENGTH_MASK, network_key, network_text
+from ipam.tests import browser
+from ipam.tests.test_page_browser import SKIP, write_page
+
+if SKIP is not None and os.environ.get("IPAM_REQUIRE_BROWSER") == "1":  # CI: no skipping
+    pytest.fail(f"IPAM_REQUIRE_BROWSER=1 but {SKIP}", pytrace=False)
+pytestmark = pytest.mark.skipif(SKIP is not None, reason=f"no browser: {SKIP}")
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Any]:
+    with browser.chromium() as chromium:
+        yield chromium
+
+
+# -- Find reads its input as `tree --contains` does: Python's ipaddress, through network_key
+
+# Every input, one after the other, through the find form; what the page said of each, and
+# what the box held (a text input drops line breaks: no one can type them into it).
+FIND_ALL_JS = """
+const box = document.getElementById('query'), found = document.getElementById('found');
+return arguments[0].map(text => {
+  box.value = text;
+  document.getElementById('find').requestSubmit();
+  return [box.value, found.textContent, found.classList.contains('missing')];
+});
+"""
+# A table of the two whole address spaces: every network the parser accepts is found in one.
+EVERYTHING = ["0.0.0.0/0", "::/0"]
+
+
+def expected_find(text: str) -> tuple[str | None, bool]:
+    """What the page must say of an input: the network the command line reads (as find writes
+    it: an address alone when no length was given), or (None, True) when it refuses it; nothing
+    at all when there is nothing but white space (Python's, which is not JavaScript's)."""
+    if not text.strip():
+        return "", False
+    key = network_key(text)
+    if isinstance(key, str):
+        return None, True
+    network = network_text(key)
+    root = EVERYTHING[key >> 136]
+    if "/" not in text:
+        return f"{network.rsplit('/', 1)[0]} is in {root}.", False
+    return (f"{root} is in the table." if network == root else f"{network} is in {root}."), False
+
+
+def assert_find_reads_as_python(driver: Any, inputs: list[str]) -> None:
+    said = driver.execute_script(FIND_ALL_JS, inputs)
+    for typed, (text, message, missing) in zip(inputs, said):
+        assert text == typed.replace("\r", "").replace("\n", "")
+        expected, refused = expected_find(text)
+        assert missing is refused, (text, message)
+        if refused:
+            assert message.startswith(text.strip() + ": "), (text, message)
+        else:
+            assert message == expected, text
+
+
+# Each piece is mostly one of the valid spellings, now and then one of the near misses, so that
+# about half the inputs are accepted and every rule is met on both of its sides.
+OCTETS = (["0", "1", "7", "10", "192", "255"],
+          ["00", "01", "010", "077", "256", "300", "1000", "", "a", "+1", "-1", " 1", "\u0663",
+           "\uff11", "0x1"])  # fmt: skip
+HEXTETS = (["0", "1", "db8", "2001", "ffff", "FFFF", "0000", "0db8"],
+           ["00000", "12345", "g", "", "-1", "\u0663", "0x1", " 1"])  # fmt: skip
+LENGTHS = (["0", "8", "24", "32", "64", "127", "128", "255.255.255.0", "0.0.0.255", "0.0.0.0",
+            "255.255.255.255"],
+           ["33", "129", "024", "0000000064", "", "+8", "-1", " 8", "\u0663", "255.0.255.0",
+            "255.255.255.000", "255.255.254.0", "0.0.1.255", "ffff::", "1.2.3"])  # fmt: skip
+SPACES = ([""] * 8 + [" ", "\t", "\n", "\x0b", "\x1c", "\x1f", "\x85", "\xa0", "\u2003",
+          "\u2028", "\u3000"],
+          ["\ufeff", "\u200b", "\x00", "\u202e"])  # fmt: skip
+
+
+class Picker:
+    """Random choices from a seeded Random or from hypothesis (which then shrinks them)."""
+
+    def __init__(self, source: random.Random | st.DataObject) -> None:
+        self.source = source
+
+    def choice(self, options: list[Any]) -> Any:
+        if isinstance(self.source, random.Random):
+            return self.source.choice(options)
+        return self.source.draw(st.sampled_from(options))
+
+    def piece(self, pieces: tuple[list[str], list[str]]) -> str:
+        good, bad = pieces
+        return str(self.choice(bad if self.choice([False] * 19 + [True]) else good))
+
+
+def ipv4_like(pick: Picker) -> str:
+    count = pick.choice([3, 4, 4, 4, 4, 4, 4, 4, 5])
+    return ".".join(pick.piece(OCTETS) for _ in range(count))
+
+
+def ipv6_like(pick: Picker) -> str:
+    dotted = pick.choice([False, False, True])
+    groups = [pick.piece(HEXTETS) for _ in range(pick.choice([8, 8, 8, 8, 7, 9]) - 2 * dotted)]
+    if dotted:
+        groups.append(ipv4_like(pick))
+    if pick.choice([True, True, False]):  # one "::" for a run of groups, now and then two
+        for _ in range(pick.choice([1, 1, 1, 1, 2])):
+            start = pick.choice(list(range(len(groups) + 1)))
+            stop = pick.choice(list(range(start, len(groups) + 1)))
+            groups = [*groups[:start], "", *groups[stop:]]
+    text = ":".join(groups)
+    if text.startswith(":") or text == "":  # a "::" at either end takes both colons
+        text = ":" + text
+    if text.endswith(":"):
+        text += ":"
+    return text
+
+
+def query_like(pick: Picker) -> str:
+    """An address-like input: near the valid forms, so both sides' every rule is exercised."""
+    text = ipv4_like(pick) if pick.choice([True, False]) else ipv6_like(pick)
+    if pick.choice([False] * 15 + [True]):
+        text += "%" + pick.choice(["eth0", "", "1"])
+    for _ in range(pick.choice([0, 0, 1, 1, 1, 1, 1, 1, 1, 2])):
+        text += "/" + pick.piece(LENGTHS)
+    return pick.piece(SPACES) + text + pick.piece(SPACES)
+
+
+# What the current and earlier parsers got wrong, and the forms people type.
+KNOWN_INPUTS = [
+    "010.010.001.077", "1.2.3.4::", "10.10.1.0/0.0.0.255", "10.10.1.0/255.255.255.0",
+    "10.10.1.0/255.0.255.0", "10.0.0.0/024", "10.0.0.0/", "/24", "10.0.0.1", "::", "::/0",
+    "1::", "::1", ":1::", "1:::", "1::2::3", "::ffff:1.2.3.4", "::1.2.3.4/120", "1:2:3:4:5:6:7:8",
+    "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:1.2.3.4",
+    "1:2:3:4:5:6:7:1.2.3.4", "fe80::1%eth0", "fe80::1%eth0/64", "2001:DB8::/32", " 10.0.0.1 ",
+    "\x1c10.0.0.1", "\ufeff10.0.0.1", "\u202e10.0.0.1", "10.0.0.1\x85", "a/b/c", "",
+    "10.0.0.0/8/8", "10.0.0.256", "0.0.0.0/0.0.0.0", "1.2.3.4/255.255.255.255",
+    "1.2.3.4/0.0.0.0",
+]  # fmt: skip
+
+
+def test_find_reads_known_inputs_as_the_command_line_does(driver: Any, tmp_path: Path) -> None:
+    browser.open_page(driver, write_page(tmp_path, EVERYTHING, [1, 2]))
+    assert_find_reads_as_python(driver, KNOWN_INPUTS)
+
+
+def test_find_reads_a_generated_corpus_as_the_command_line_does(
+    driver: Any, tmp_path: Path
+) -> None:
+    corpus = [query_like(Picker(random.Random(seed))) for seed in range(4000)]
+    accepted = sum(not isinstance(network_key(text), str) for text in corpus)
+    assert 1000 < accepted < 3000  # the corpus tries both sides of the rules, not only one
+    browser.open_page(driver, write_page(tmp_path, EVERYTHING, [1, 2]))
+    assert_find_reads_as_python(driver, corpus)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), noise=st.lists(st.text(max_size=12), max_size=10))
+def test_find_reads_hypothesis_inputs_as_the_command_line_does(
+    driver: Any, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, noise: list[str]
+) -> None:
+    page = tmp_path_factory.getbasetemp() / "everything" / "prefixes.html"
+    if not page.exists():
+        page.parent.mkdir()
+        write_page(page.parent, EVERYTHING, [1, 2])
+    browser.open_page(driver, page)
+    assert_find_reads_as_python(driver, [query_like(Picker(data)) for _ in range(40)] + noise)
+
+
+def test_the_parsed_network_is_the_one_python_reads() -> None:
+    """The expectations above, checked against ipaddress itself (not only network_key)."""
+    assert expected_find("010.010.001.077") == (None, True)
+    assert expected_find("10.10.1.0/0.0.0.255") == ("10.10.1.0/24 is in 0.0.0.0/0.", False)
+    assert expected_find("::/0") == ("::/0 is in the table.", False)
+    network = ipaddress.ip_network(" 10.10.1.77/255.255.255.128 ".strip(), strict=False)
+    key = network_key(" 10.10.1.77/255.255.255.128 ")
+    assert isinstance(key, int) and key & LENGTH_MASK == network.prefixlen == 25
