@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 
 from ipam.networks import LENGTH_MASK, network_key, network_text
 from ipam.tests import browser
-from ipam.tests.test_page_browser import SKIP, write_page
+from ipam.tests.test_page_browser import (
+    HARD_IDS,
+    HARD_VALUES,
+    OPEN_ALL_JS,
+    SKIP,
+    shipped_page,
+    write_page,
+)
 
 if SKIP is not None and os.environ.get("IPAM_REQUIRE_BROWSER") == "1":  # CI: no skipping
     pytest.fail(f"IPAM_REQUIRE_BROWSER=1 but {SKIP}", pytrace=False)
@@ -189,3 +196,47 @@ def test_the_parsed_network_is_the_one_python_reads() -> None:
     network = ipaddress.ip_network(" 10.10.1.77/255.255.255.128 ".strip(), strict=False)
     key = network_key(" 10.10.1.77/255.255.255.128 ")
     assert isinstance(key, int) and key & LENGTH_MASK == network.prefixlen == 25
+
+
+# -- axe-core: no WCAG 2.1 A or AA violation, in either colour scheme, in any state
+
+AXE_SKIP = browser.axe_skip_reason()
+if AXE_SKIP is not None and os.environ.get("IPAM_REQUIRE_BROWSER") == "1":  # CI: no skipping
+    pytest.fail(f"IPAM_REQUIRE_BROWSER=1 but {AXE_SKIP}", pytrace=False)
+FIND_JS = """
+document.getElementById('query').value = arguments[0];
+document.getElementById('find').requestSubmit();
+return document.getElementById('found').textContent;
+"""
+
+
+@pytest.mark.skipif(AXE_SKIP is not None, reason=f"no axe-core: {AXE_SKIP}")
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("table", ["shipped", "hard"])
+def test_axe_core_finds_no_wcag_21_aa_violation_in_any_state(
+    driver: Any, tmp_path: Path, scheme: str, table: str
+) -> None:
+    hard = table == "hard"
+    page = write_page(tmp_path, HARD_VALUES, HARD_IDS) if hard else shipped_page(tmp_path)
+    browser.color_scheme(driver, scheme)
+    try:
+        browser.open_page(driver, page)
+        assert driver.execute_script(
+            "return matchMedia('(prefers-color-scheme: dark)').matches"
+        ) == (scheme == "dark")
+        found: dict[str, list[list[object]]] = {"initial": browser.axe_violations(driver)}
+        driver.execute_script(OPEN_ALL_JS)
+        found["all expanded"] = browser.axe_violations(driver)
+        assert " is in " in driver.execute_script(FIND_JS, "10.0.0.1")
+        found["after a find"] = browser.axe_violations(driver)
+        driver.find_element("id", "free-button").click()
+        assert driver.find_elements("css selector", "#free-blocks li")
+        found["free blocks listed"] = browser.axe_violations(driver)
+        assert driver.execute_script(FIND_JS, "10.0.0.0/33").startswith("10.0.0.0/33: ")
+        found["after a failed find"] = browser.axe_violations(driver)
+        if not hard:  # the other table holds 0.0.0.0/0 and ::/0: it has them all
+            assert driver.execute_script(FIND_JS, "8.8.8.8").startswith("No network")
+            found["after a find that finds nothing"] = browser.axe_violations(driver)
+    finally:
+        browser.color_scheme(driver, "light")
+    assert found == {state: [] for state in found}
