@@ -361,11 +361,11 @@
     document.getElementById("details-title").textContent = prefixText(node);
     const size = bigSize(node), used = usedAddresses(node);
     const above = parent[node];
-    document.getElementById("details-text").textContent =
-      idsText(node) + " \u00b7 depth " + depth[node] + " \u00b7 parent " +
+    document.getElementById("details-text").replaceChildren( // stored ids isolated (bidi)
+      element("bdi", "", idsText(node)), " \u00b7 depth " + depth[node] + " \u00b7 parent " +
       (above < 0 ? "none" : prefixText(above)) + " \u00b7 " + childrenText(node) + " \u00b7 " +
       grouped(size) + " addresses, " + grouped(size - used) + " free (" +
-      percent(utilizationOf(node)) + " used)";
+      percent(utilizationOf(node)) + " used)");
     freeList.replaceChildren();
     freeMore.textContent = "";
   }

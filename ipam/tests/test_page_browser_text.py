@@ -240,3 +240,151 @@ def test_axe_core_finds_no_wcag_21_aa_violation_in_any_state(
     finally:
         browser.color_scheme(driver, "light")
     assert found == {state: [] for state in found}
+
+
+# -- Stored text is isolated: it never reorders the page's own words (bidi)
+
+# Where each word first appears on screen, from left, in the element's text: a Range per word.
+WORD_LEFTS_JS = """
+const [root, words] = [document.querySelector(arguments[0]), arguments[1]];
+const text = [], nodes = [];
+const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+for (let node = walker.nextNode(); node; node = walker.nextNode()) nodes.push(node);
+return words.map(word => {
+  for (const node of nodes) {
+    const at = node.data.indexOf(word);
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at);
+    range.setEnd(node, at + word.length);
+    const box = range.getBoundingClientRect();
+    return [Math.round(box.left), Math.round(box.top)];
+  }
+  return null;
+});
+"""
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: what follows it, unisolated, is laid out backwards
+
+
+def test_stored_text_never_reorders_the_page_s_own_words(driver: Any, tmp_path: Path) -> None:
+    values = ["10.0.0.0/8", "10.1.0.0/16", "10.1.0.0/16", "bad\u202evalue"]
+    ids = [f"{RLO}tnerap", 2, f"{RLO}x", 4]
+    browser.open_page(driver, write_page(tmp_path, values, ids))
+    assert driver.execute_script(FIND_JS, "10.0.0.0/8") == "10.0.0.0/8 is in the table."
+    words = ["depth", "parent", "child", "addresses", "free"]
+    lefts = driver.execute_script(WORD_LEFTS_JS, "#details-text", words)
+    assert all(left is not None for left in lefts), lefts
+    assert len({top for _, top in lefts}) == 1, lefts  # one line: left to right is reading order
+    assert [left for left, _ in lefts] == sorted(left for left, _ in lefts), lefts
+    assert driver.execute_script(FIND_JS, "10.1.0.0/16") == "10.1.0.0/16 is in the table."
+    lefts = driver.execute_script(WORD_LEFTS_JS, "#details-text", ["depth", "parent", "none"])
+    assert lefts[0][0] < lefts[1][0], lefts  # "...x · depth 1 · parent", never "tnerap · 1 htped"
+    for selector in (".ids", "#details bdi", "#summary dd", "#invalid td"):
+        isolation = driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0])]"
+            ".map(cell => getComputedStyle(cell).unicodeBidi)",
+            selector,
+        )
+        assert isolation and set(isolation) <= {"isolate", "plaintext"}, (selector, isolation)
+
+
+# -- Sizes: a huge stored value, a phone, 200% zoom
+
+LAYOUT_JS = """
+const width = document.documentElement.clientWidth;
+const header = [...document.querySelector('.columns').children];
+const shown = (cell) => cell.getClientRects().length > 0;
+const rows = [...document.querySelectorAll('#tree [role=treeitem] > .row')].map(row => {
+  const cells = [...row.children];
+  const prefix = cells[0], text = prefix.querySelector('.text');
+  return {
+    level: Number(row.parentElement.getAttribute('aria-level')),
+    prefix: text.textContent,
+    prefix_whole: prefix.scrollWidth <= prefix.clientWidth
+      && text.getBoundingClientRect().right <= prefix.getBoundingClientRect().right + 0.5,
+    percent_seen: shown(row.querySelector('.percent'))
+      && row.querySelector('.percent').getBoundingClientRect().right <= width,
+    shown: cells.map(shown),
+    misaligned: cells.map((cell, index) => {
+      if (!shown(cell)) return null;
+      const [mine, theirs] = [cell, header[index]].map(element => element.getBoundingClientRect());
+      const right = Math.abs(mine.right - theirs.right);
+      return index === 0 ? right : Math.max(right, Math.abs(mine.left - theirs.left));
+    }),
+  };
+});
+return {
+  page_width: document.documentElement.scrollWidth, width,
+  header_shown: header.map(shown), rows,
+};
+"""
+SIZES = {  # CSS pixels wide and high, device pixels per CSS pixel, a phone?
+    "desktop": (1280, 900, 1, False),
+    "200% zoom": (640, 450, 2, False),  # what a 1280x900 window shows at 200%
+    "phone": (390, 844, 3, True),
+}
+
+
+def at_size(driver: Any, size: str) -> None:
+    width, height, scale, mobile = SIZES[size]
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": mobile},
+    )
+
+
+def layout(driver: Any, page: Path, size: str) -> dict[str, Any]:
+    """The page at this size with every node open."""
+    at_size(driver, size)
+    try:
+        browser.open_page(driver, page)
+        driver.execute_script(OPEN_ALL_JS)
+        result: dict[str, Any] = driver.execute_script(LAYOUT_JS)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return result
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("table", ["shipped", "hard"])
+def test_prefix_and_utilization_are_readable_and_cells_line_up_at_every_size(
+    driver: Any, tmp_path: Path, size: str, table: str
+) -> None:
+    hard = table == "hard"
+    page = write_page(tmp_path, HARD_VALUES, HARD_IDS) if hard else shipped_page(tmp_path)
+    seen = layout(driver, page, size)
+    assert seen["header_shown"][0] and seen["header_shown"][3]  # prefix, utilization
+    rows = seen["rows"]
+    assert max(row["level"] for row in rows) >= 3
+    for row in rows:
+        assert row["shown"] == seen["header_shown"], (size, row)  # a cell for every header
+        assert all(off is None or off <= 1 for off in row["misaligned"]), (size, row)
+        assert row["prefix_whole"] and row["percent_seen"], (size, row)
+    assert seen["page_width"] <= seen["width"]  # no horizontal scrolling
+    if size == "desktop":
+        assert all(seen["header_shown"])  # every column where there is room
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_a_huge_stored_value_never_widens_the_page(driver: Any, tmp_path: Path, size: str) -> None:
+    huge = "x" * 200_000
+    values = ["10.0.0.0/8", "10.1.0.0/16", huge, f"10.2.0.0/16 {huge}"]
+    ids = [f"a{huge}", 2, f"b{huge}", 4]
+    page = write_page(tmp_path, values, ids)
+    at_size(driver, size)
+    try:
+        browser.open_page(driver, page)
+        widths = {"opened": driver.execute_script(WIDTH_JS)}
+        driver.execute_script(OPEN_ALL_JS)
+        assert driver.execute_script(FIND_JS, "10.0.0.0/8") == "10.0.0.0/8 is in the table."
+        driver.find_element("id", "free-button").click()
+        widths["its details shown"] = driver.execute_script(WIDTH_JS)
+        assert driver.execute_script(FIND_JS, huge).startswith("x")
+        widths["after a failed find of it"] = driver.execute_script(WIDTH_JS)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert all(page <= window for page, window in widths.values()), widths
+
+
+# How wide the page is, and how wide the window shows it (a scroll bar taken off).
+WIDTH_JS = "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
