@@ -692,74 +692,95 @@
         (blocks > FREE_SHOWN ? ", the first " + FREE_SHOWN + " shown" : "");
   });
 
-  // -- Find: the closest node containing an address or network.
-  function parseIPv4(text) {
-    const parts = text.split(".");
-    if (parts.length !== 4) return null;
+  // -- Find's input, read exactly as the command line reads it (ipam/networks.py, network_key):
+  // ipaddress.ip_network(text.strip(), strict=False), a zone id refused. Every step below is one
+  // of ipaddress's, in its order, so that what one accepts the other does, as the same network.
+  const PYTHON_SPACE = "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+  const PYTHON_STRIP = new RegExp("^[" + PYTHON_SPACE + "]+|[" + PYTHON_SPACE + "]+$", "g");
+  const strip = (text) => text.replace(PYTHON_STRIP, ""); // str.strip(): not String.trim's set
+
+  function parseIPv4(text) { // _BaseV4._ip_int_from_string: a BigInt, or null
+    const octets = text.split(".");
+    if (octets.length !== 4) return null;
     let value = 0n;
-    for (const part of parts) {
-      if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return null;
-      value = value * 256n + BigInt(part);
+    for (const octet of octets) { // ASCII digits, at most 3, no leading zero, at most 255
+      if (!/^[0-9]{1,3}$/.test(octet) || (octet.length > 1 && octet[0] === "0")) return null;
+      if (Number(octet) > 255) return null;
+      value = value * 256n + BigInt(octet);
     }
     return value;
   }
 
-  function parseIPv6(text) {
-    let groups = [];
-    const halves = text.split("::");
-    if (halves.length > 2) return null;
-    const parse = (half) => {
-      if (half === "") return [];
-      const parts = half.split(":");
-      const out = [];
-      for (let index = 0; index < parts.length; index++) {
-        const part = parts[index];
-        if (index === parts.length - 1 && part.includes(".")) {
-          const value = parseIPv4(part);
-          if (value === null) return null;
-          out.push(Number(value >> 16n), Number(value & 0xffffn));
-        } else if (/^[0-9a-fA-F]{1,4}$/.test(part)) {
-          out.push(parseInt(part, 16));
-        } else {
-          return null;
-        }
-      }
-      return out;
+  function parseIPv6(text) { // _BaseV6._ip_int_from_string: a BigInt, or null
+    const parts = text.split(":");
+    if (parts.length < 3) return null;
+    if (parts[parts.length - 1].includes(".")) { // a dotted IPv4 tail: two hextets
+      const tail = parseIPv4(parts.pop());
+      if (tail === null) return null;
+      parts.push((tail >> 16n).toString(16), (tail & 0xffffn).toString(16));
+    }
+    if (parts.length > 9) return null;
+    let skip = -1; // the "::": an empty part that is neither end
+    for (let index = 1; index < parts.length - 1; index++) {
+      if (parts[index]) continue;
+      if (skip >= 0) return null;
+      skip = index;
+    }
+    let high = parts.length, low = 0; // parts taken before and after the "::"
+    if (skip >= 0) {
+      high = skip;
+      low = parts.length - skip - 1;
+      if (!parts[0] && --high) return null; // a leading ":" only as part of "::"
+      if (!parts[parts.length - 1] && --low) return null; // a trailing one likewise
+      if (high + low > 7) return null; // "::" stands for one hextet at least
+    } else if (parts.length !== 8) return null;
+    let value = 0n;
+    const take = (part) => {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return false;
+      value = (value << 16n) | BigInt(parseInt(part, 16));
+      return true;
     };
-    const head = parse(halves[0]);
-    const tail = halves.length === 2 ? parse(halves[1]) : [];
-    if (head === null || tail === null) return null;
-    if (halves.length === 2) {
-      if (head.length + tail.length > 7) return null;
-      groups = head.concat(new Array(8 - head.length - tail.length).fill(0), tail);
-    } else {
-      if (head.length !== 8) return null;
-      groups = head;
-    }
-    if (halves.length === 1 && halves[0].includes(".") && head.length !== 8) return null;
-    return groups.reduce((value, group) => (value << 16n) | BigInt(group), 0n);
+    for (let index = 0; index < high; index++) if (!take(parts[index])) return null;
+    value <<= 16n * BigInt(8 - high - low);
+    for (let index = parts.length - low; index < parts.length; index++) if (!take(parts[index])) return null;
+    return value;
   }
 
-  function parseQuery(text) { // {bits, value, length} or a reason
-    const [address, length, extra] = text.trim().split("/");
-    if (extra !== undefined || !address) return "not an address or network";
-    const bits = address.includes(":") ? 128 : 32;
-    const value = bits === 32 ? parseIPv4(address) : parseIPv6(address);
-    if (value === null) return "not an IPv" + (bits === 32 ? 4 : 6) + " address";
-    let prefixLength = bits;
-    if (length !== undefined) {
-      if (/^\d{1,3}$/.test(length) && Number(length) <= bits) prefixLength = Number(length);
-      else if (bits === 32 && parseIPv4(length) !== null) { // a netmask such as 255.255.0.0
-        const mask = parseIPv4(length);
-        const ones = mask.toString(2).replace(/0+$/, "");
-        if (mask !== 0n && (ones.includes("0") || mask.toString(2).length !== 32)) return "not a netmask: " + length;
-        prefixLength = mask === 0n ? 0 : ones.length;
-      } else return "not a prefix length: " + length;
+  function maskLength(mask, bits) { // the length of a /1*0*/ netmask, or -1
+    const all = (1n << BigInt(bits)) - 1n;
+    for (let length = 0; length <= bits; length++) {
+      if (mask === (all ^ ((1n << BigInt(bits - length)) - 1n))) return length;
     }
-    const size = 1n << BigInt(bits - prefixLength);
-    return { bits, value: value - (value % size), length: prefixLength };
+    return -1;
   }
 
+  function prefixLength(text, bits) { // _make_netmask: digits, or (IPv4) a netmask or hostmask
+    if (text === undefined) return bits;
+    if (/^[0-9]+$/.test(text)) return Number(text) <= bits ? Number(text) : -1; // "024" too
+    const mask = bits === 32 ? parseIPv4(text) : null;
+    if (mask === null) return -1;
+    const length = maskLength(mask, 32); // all ones and all zeros read as netmasks
+    return length >= 0 ? length : maskLength(mask ^ 0xffffffffn, 32);
+  }
+
+  function parseQuery(input) { // {bits, value, length}, host bits cleared, or a reason
+    const text = strip(input);
+    if (!text) return "empty";
+    const parts = text.split("/");
+    if (parts.length > 2) return "only one / permitted";
+    if (text.includes("%")) return "a zone id names a link of one host, not a network";
+    for (const [bits, parse] of [[32, parseIPv4], [128, parseIPv6]]) { // ip_network's order
+      const value = parse(parts[0]);
+      if (value === null) continue;
+      const length = prefixLength(parts[1], bits);
+      if (length < 0) return "not a " + (bits === 32 ? "prefix length, netmask or hostmask" : "prefix length") + ": " + parts[1];
+      const size = 1n << BigInt(bits - length);
+      return { bits, value: value - (value % size), length };
+    }
+    return "not an IPv4 or IPv6 address: " + parts[0];
+  }
+
+  // -- Find: the closest node containing an address or network.
   function closestNode(query) { // the deepest node containing the query, or -1
     const low = query.bits === 32 ? 0 : ipv4Count, high = query.bits === 32 ? ipv4Count : count;
     const before = (node) => { // node's (address, length) <= the query's
@@ -789,7 +810,7 @@
   const found = document.getElementById("found");
   document.getElementById("find").addEventListener("submit", (event) => {
     event.preventDefault();
-    const text = document.getElementById("query").value.trim();
+    const text = strip(document.getElementById("query").value);
     found.classList.remove("missing");
     if (!text) { found.textContent = ""; return; }
     const query = parseQuery(text);

@@ -82,6 +82,7 @@ def test_prefixes_keep_the_exercises_five_rows_and_add_a_tree() -> None:
         ("output/.customers.csv.1234.tmp", True),
         ("output/.prefixes.json.1234.tmp", True),
         ("output/prefixes.html", True),
+        ("node_modules/axe-core/axe.min.js", True),
         ("output/.prefixes.html.1234.tmp", True),
         ("output/customers.csv", False),
         ("output/prefixes.json", False),

@@ -3,6 +3,10 @@
 Debian's ``chromium`` and ``chromium-driver`` (``/usr/bin/chromedriver``), never a downloaded
 browser: the driver's path is given, so Selenium Manager never runs. ``skip_reason()`` says why
 no browser can run here (the tests then skip, saying so).
+
+axe-core, the accessibility checker the page's tests inject, comes from the npm registry at a
+pinned version (``.ci/run`` installs it): ``IPAM_AXE_CORE`` names its ``axe.min.js``, else it is
+looked for in a git-ignored ``node_modules`` at the repository's root.
 """
 
 from __future__ import annotations
@@ -17,6 +21,13 @@ from typing import Any
 
 CHROMIUM = os.environ.get("IPAM_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("IPAM_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+AXE_VERSION = "4.14.1"  # the one .ci/run installs; the tests say so when another is found
+AXE_CORE = Path(
+    os.environ.get("IPAM_AXE_CORE")
+    or Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+)
+# The rules of WCAG 2.1 levels A and AA (axe-core's tags), nothing else (no best practices).
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 FLAGS = (
     "--headless=new",
     "--no-sandbox",  # root in CI, and containers without user namespaces
@@ -38,6 +49,16 @@ def skip_reason() -> str | None:
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not os.access(path, os.X_OK):
             return f"no {path}: install Debian's {package} (apt-get install {package})"
+    return None
+
+
+def axe_skip_reason() -> str | None:
+    """None when axe-core's file is there; else why not."""
+    if not AXE_CORE.is_file():
+        return (
+            f"no {AXE_CORE}: npm install --no-save --prefix . axe-core@{AXE_VERSION}"
+            " (or set IPAM_AXE_CORE to an axe.min.js)"
+        )
     return None
 
 
@@ -72,3 +93,31 @@ def open_page(driver: Any, page: Path) -> None:
     WebDriverWait(driver, 60).until(
         lambda _: driver.execute_script("return document.documentElement.dataset.ready === 'true'")
     )
+
+
+def color_scheme(driver: Any, scheme: str) -> None:
+    """Make the page see ``prefers-color-scheme: scheme`` (light or dark), as a user's system
+    setting would, through the DevTools protocol."""
+    features = [{"name": "prefers-color-scheme", "value": scheme}]
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "", "features": features})
+
+
+AXE_RUN_JS = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations']})
+  .then(result => done([axe.version, result.violations.map(violation => [
+    violation.id, violation.impact,
+    violation.nodes.map(node => node.target.join(' ') + ': ' + node.failureSummary)])]))
+  .catch(error => done(['error', String(error)]));
+"""
+
+
+def axe_violations(driver: Any) -> list[list[object]]:
+    """axe-core's WCAG 2.1 A and AA violations on the page as it is now: [rule, impact, where]."""
+    if not driver.execute_script("return typeof axe !== 'undefined'"):
+        driver.execute_script(AXE_CORE.read_text(encoding="utf-8"))  # CDP: past the page's CSP
+    driver.set_script_timeout(120)
+    version, violations = driver.execute_async_script(AXE_RUN_JS, WCAG_21_AA)
+    assert version == AXE_VERSION, f"axe-core {version} at {AXE_CORE}, not {AXE_VERSION}"
+    result: list[list[object]] = violations
+    return result

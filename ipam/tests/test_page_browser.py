@@ -94,6 +94,12 @@ for (;;) {
   if (document.activeElement.id === id) return rows;
 }
 """
+# Every node opened, by the keyboard as WALK_JS does, then Home: the top of the whole tree in view.
+OPEN_ALL_JS = (
+    "(function () {" + WALK_JS + "}).call(null, true);"
+    "document.activeElement.dispatchEvent(new KeyboardEvent('keydown', "
+    "{key: 'Home', bubbles: true, cancelable: true}));"
+)
 TREEITEMS_JS = "return document.querySelectorAll('#tree [role=treeitem]').length"
 FIND_JS = """
 const box = document.getElementById('query');
