@@ -104,9 +104,12 @@ def _update(table: TableReader, paths: OutputPaths, previous: RunState | None) -
     """Append the rows whose key customers.csv lacks (all of them to a new or empty file), and
     write the snapshot, from one encoding of the table.
 
-    The snapshot is moved into place last, as its block ends, after the state is saved: one
-    published first by a run that then failed once showed customers customers.csv never got. A
-    state saved by a run that then failed describes files that run did not leave: never used.
+    The snapshot's rename into place, as its block ends, is the run's commit point: everything
+    else is done by then (customers.csv appended, fsynced and closed, the state saved), so an
+    error before it undoes the run, and nothing after it can fail the run (``atomic_writer``
+    warns of a close that fails after the rename). A snapshot published by a run that then
+    failed once showed customers customers.csv never got. A state saved by a run that then
+    failed describes files that run did not leave: never used.
     """
     header = encode_header(table.shape.header)
     with on_os_error(f"cannot read {paths.customers}"):
@@ -137,11 +140,13 @@ def _update(table: TableReader, paths: OutputPaths, previous: RunState | None) -
         with on_os_error(appending):
             out.flush()
             os.fsync(out.fileno())
+            appended_file = FileIdentity.of_status(os.fstat(out.fileno()))
+            out.close()  # before the commit point: a failure here still undoes the run
         state = RunState(
             database=table.version,
             header=table.shape.header,
             key_position=table.shape.key_position,
-            customers_csv=FileIdentity.of_status(os.fstat(out.fileno())),
+            customers_csv=appended_file,
             # The temp file's: the rename keeps its device, inode, size and mtime.
             snapshot=FileIdentity.of_status(os.fstat(snapshot.fileno())),
             rows=comparison.rows,
@@ -248,12 +253,13 @@ def _cut_back(path: Path, size: int | None) -> None:
 
 @contextmanager
 def _appending(path: Path, valid_end: int | None, doing: str) -> Iterator[BinaryIO]:
-    """Append to customers.csv, or write it anew (``valid_end`` None). If the block fails (it
-    covers the snapshot's replacement and the state's save too), the file is cut back to
-    ``valid_end``, or removed if this run created it: a failed run leaves it as it found it."""
+    """Append to customers.csv, or write it anew (``valid_end`` None). The block closes the
+    stream itself, before the run's commit point. If the block fails (it covers the snapshot's
+    replacement and the state's save too), the file is cut back to ``valid_end``, or removed if
+    this run created it: a failed run leaves it as it found it."""
     existed = path.exists()
     with on_os_error(doing):
-        stream = open(path, "ab")  # noqa: SIM115 (closed below on every path)
+        stream = open(path, "ab")  # noqa: SIM115 (closed by the block, or below on failure)
     try:
         yield stream
     except BaseException:
@@ -261,8 +267,6 @@ def _appending(path: Path, valid_end: int | None, doing: str) -> Iterator[Binary
             stream.close()
         _cut_back(path, (valid_end or 0) if existed else None)
         raise
-    finally:
-        stream.close()
 
 
 def _encoded_batches(table: TableReader) -> Iterator[EncodedBatch]:
