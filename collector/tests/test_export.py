@@ -22,6 +22,7 @@ from collector import export
 from collector.csvfile import RECORD_END, EncodedBatch, encode_batch
 from collector.export import (
     CUSTOMERS_CSV,
+    KEPT_FILE,
     LOCK_FILE,
     SNAPSHOT_CSV,
     STATE_FILE,
@@ -451,12 +452,13 @@ def test_a_run_pauses_the_cyclic_gc_and_gives_it_back(
 
 
 def output_files(out: Path) -> dict[str, bytes]:
-    """Every regular file of the output directory, and its bytes, but the lock and the state (a
-    failed run may leave a state that describes files it did not leave: see test_state.py)."""
+    """Every regular file of the output directory, and its bytes, but the lock, the state (a
+    failed run may leave a state that describes files it did not leave: see test_state.py) and
+    the record of the torn tail kept last (which a failed run leaves for the next: test_torn.py)."""
     return {
         path.name: path.read_bytes()
         for path in sorted(out.iterdir())
-        if path.is_file() and path.name not in (LOCK_FILE, STATE_FILE)
+        if path.is_file() and path.name not in (LOCK_FILE, STATE_FILE, KEPT_FILE)
     }
 
 
@@ -490,7 +492,7 @@ def test_a_run_that_fails_after_appending_changes_no_output_file(
     if blocked == SNAPSHOT_CSV:  # the old one, as the test's setup moved it away
         (out / blocked).write_bytes(before[blocked])
     assert output_files(out) == before
-    left = {path.name for path in out.iterdir()} - {STATE_FILE}
+    left = {path.name for path in out.iterdir()} - {STATE_FILE, KEPT_FILE}
     assert left == {*before, LOCK_FILE}  # and no temp file
     monkeypatch.undo()
     result = run_once(db, out)
