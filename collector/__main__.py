@@ -42,8 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    paths = OutputPaths(args.output)
-    files = (paths.customers, paths.snapshot, paths.state, paths.lock, paths.torn)
+    files = OutputPaths(args.output).every_file()
     outputs = [NamedPath(f"{path.name} in --output-dir", path) for path in files]
     return cli.run_service(SERVICE, args, run_once, DEFAULT_HEARTBEAT, outputs=outputs)
 

@@ -23,6 +23,7 @@ from collector.diff import Comparison, Written
 from collector.lock import run_lock
 from collector.source import BATCH_ROWS, FileIdentity, TableReader
 from collector.state import RunState, load_summary, load_written, save_state
+from collector.torn import cut_back, keep_tail
 from servicekit.files import atomic_writer, not_a_regular_file, remove_stale_temp_files
 from servicekit.runs import RunError, first_ids, on_os_error
 
@@ -30,6 +31,7 @@ CUSTOMERS_CSV = "customers.csv"
 SNAPSHOT_CSV = "customers_snapshot.csv"
 STATE_FILE = ".collector.state"
 TORN_FILE = "customers.csv.torn"  # what torn tails were cut off customers.csv, kept, never read
+KEPT_FILE = ".collector.kept"  # which torn tail customers.csv.torn got last (collector/torn.py)
 LOCK_FILE = ".collector.lock"
 
 log = logging.getLogger("collector")
@@ -62,6 +64,11 @@ class OutputPaths:
         self.state = directory / STATE_FILE
         self.lock = directory / LOCK_FILE
         self.torn = directory / TORN_FILE
+        self.kept = directory / KEPT_FILE
+
+    def every_file(self) -> tuple[Path, ...]:
+        """Every file a run writes: none may be the database (refused at start)."""
+        return (self.customers, self.snapshot, self.state, self.lock, self.torn, self.kept)
 
 
 def run_once(database: Path, output: Path) -> RunResult:
@@ -70,12 +77,12 @@ def run_once(database: Path, output: Path) -> RunResult:
         raise RunError(f"output directory not found: {output}")
     paths = OutputPaths(output)
     with run_lock(paths.lock), _cyclic_gc_paused():
-        for target in (paths.customers, paths.snapshot, paths.state, paths.torn):
+        for target in (paths.customers, paths.snapshot, paths.state, paths.torn, paths.kept):
             with on_os_error(f"cannot read {target.parent}"):
                 kind = not_a_regular_file(target)
             if kind:  # a FIFO would make the run wait forever, the lock held
                 raise RunError(f"{target} is {kind}, not a regular file; it is left alone")
-        for target in (paths.customers, paths.snapshot, paths.state):
+        for target in (paths.customers, paths.snapshot, paths.state, paths.kept):
             with on_os_error(f"cannot remove the temp files a killed run left for {target}"):
                 remove_stale_temp_files(target)
         with TableReader(database) as table:
@@ -104,9 +111,12 @@ def _update(table: TableReader, paths: OutputPaths, previous: RunState | None) -
     """Append the rows whose key customers.csv lacks (all of them to a new or empty file), and
     write the snapshot, from one encoding of the table.
 
-    The snapshot is moved into place last, as its block ends, after the state is saved: one
-    published first by a run that then failed once showed customers customers.csv never got. A
-    state saved by a run that then failed describes files that run did not leave: never used.
+    The snapshot's rename into place, as its block ends, is the run's commit point: everything
+    else is done by then (customers.csv appended, fsynced and closed, the state saved), so an
+    error before it undoes the run, and nothing after it can fail the run (``atomic_writer``
+    warns of a close that fails after the rename). A snapshot published by a run that then
+    failed once showed customers customers.csv never got. A state saved by a run that then
+    failed describes files that run did not leave: never used.
     """
     header = encode_header(table.shape.header)
     with on_os_error(f"cannot read {paths.customers}"):
@@ -137,11 +147,13 @@ def _update(table: TableReader, paths: OutputPaths, previous: RunState | None) -
         with on_os_error(appending):
             out.flush()
             os.fsync(out.fileno())
+            appended_file = FileIdentity.of_status(os.fstat(out.fileno()))
+            out.close()  # before the commit point: a failure here still undoes the run
         state = RunState(
             database=table.version,
             header=table.shape.header,
             key_position=table.shape.key_position,
-            customers_csv=FileIdentity.of_status(os.fstat(out.fileno())),
+            customers_csv=appended_file,
             # The temp file's: the rename keeps its device, inode, size and mtime.
             snapshot=FileIdentity.of_status(os.fstat(snapshot.fileno())),
             rows=comparison.rows,
@@ -176,19 +188,21 @@ def _written(
 def _torn_tail_cut(paths: OutputPaths, valid_end: int | None) -> Iterator[int]:
     """Cut an interrupted append off customers.csv (even when no row is to be added) for the
     block, which gets the number of bytes cut. A record not ended by CRLF may be cut short
-    anywhere, so it cannot be kept in place; its bytes are appended to customers.csv.torn first,
-    so that a record a person left without its final line break (and deleted from the table
-    since) is not lost. If the block fails, the bytes go back to the end of customers.csv and
-    customers.csv.torn is cut back to its old length: a failed run changes no output."""
+    anywhere, so it cannot be kept in place; its bytes are added to customers.csv.torn first
+    (once, whatever step a crash stops: ``torn.keep_tail``), so that a record a person left
+    without its final line break (and deleted from the table since) is not lost. If the block
+    fails, the bytes go back to the end of customers.csv and customers.csv.torn is cut back to
+    its old length: a failed run changes no output."""
     tail = b""
     if valid_end is not None:
         with on_os_error(f"cannot read {paths.customers}"), open(paths.customers, "rb") as source:
             source.seek(valid_end)
             tail = source.read()
+            status = os.fstat(source.fileno())
     if not tail:
         yield 0
         return
-    kept_before = _keep_torn_tail(paths.torn, tail)
+    kept_before = keep_tail(paths.torn, paths.kept, status, valid_end or 0, tail)
     try:
         with on_os_error(f"cannot cut the incomplete last record off {paths.customers}"):
             os.truncate(paths.customers, valid_end or 0)
@@ -206,27 +220,10 @@ def _torn_tail_cut(paths: OutputPaths, valid_end: int | None) -> Iterator[int]:
         raise
 
 
-def _keep_torn_tail(torn: Path, tail: bytes) -> int | None:
-    """Append ``tail`` to customers.csv.torn, durably; its length before (None: no file yet).
-    A failed append takes back what it wrote."""
-    with on_os_error(f"cannot keep the incomplete last record in {torn}"):
-        try:
-            before: int | None = torn.stat().st_size
-        except FileNotFoundError:
-            before = None
-        try:
-            with open(torn, "ab") as kept:
-                kept.write(tail)
-                kept.flush()
-                os.fsync(kept.fileno())
-        except BaseException:
-            _cut_back(torn, before)
-            raise
-    return before
-
-
 def _put_torn_tail_back(paths: OutputPaths, valid_end: int, tail: bytes, torn: int | None) -> None:
-    """Undo ``_torn_tail_cut`` for a failed run; its copy goes only once the tail is back."""
+    """Undo ``_torn_tail_cut`` for a failed run; its copy goes only once the tail is back. A
+    copy that cannot go (the directory turned read-only) stays, and .collector.kept tells the
+    next run it holds this tail already."""
     with suppress(OSError):  # nothing is lost if this fails: the tail is in customers.csv.torn
         with open(paths.customers, "r+b") as stream:
             stream.seek(valid_end)
@@ -234,35 +231,25 @@ def _put_torn_tail_back(paths: OutputPaths, valid_end: int, tail: bytes, torn: i
             stream.truncate()
             stream.flush()
             os.fsync(stream.fileno())
-        _cut_back(paths.torn, torn)
-
-
-def _cut_back(path: Path, size: int | None) -> None:
-    """Cut a file this run appended to back to ``size``; remove it if the run created it."""
-    with suppress(OSError):
-        if size is None:
-            path.unlink(missing_ok=True)
-        else:
-            os.truncate(path, size)
+        cut_back(paths.torn, torn)
 
 
 @contextmanager
 def _appending(path: Path, valid_end: int | None, doing: str) -> Iterator[BinaryIO]:
-    """Append to customers.csv, or write it anew (``valid_end`` None). If the block fails (it
-    covers the snapshot's replacement and the state's save too), the file is cut back to
-    ``valid_end``, or removed if this run created it: a failed run leaves it as it found it."""
+    """Append to customers.csv, or write it anew (``valid_end`` None). The block closes the
+    stream itself, before the run's commit point. If the block fails (it covers the snapshot's
+    replacement and the state's save too), the file is cut back to ``valid_end``, or removed if
+    this run created it: a failed run leaves it as it found it."""
     existed = path.exists()
     with on_os_error(doing):
-        stream = open(path, "ab")  # noqa: SIM115 (closed below on every path)
+        stream = open(path, "ab")  # noqa: SIM115 (closed by the block, or below on failure)
     try:
         yield stream
     except BaseException:
         with suppress(OSError):  # the disk that failed the writes may fail this flush
             stream.close()
-        _cut_back(path, (valid_end or 0) if existed else None)
+        cut_back(path, (valid_end or 0) if existed else None)
         raise
-    finally:
-        stream.close()
 
 
 def _encoded_batches(table: TableReader) -> Iterator[EncodedBatch]:

@@ -12,21 +12,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from servicekit.runs import RunBusyError, on_os_error
+from servicekit.runs import RunBusyError, on_os_error, warn
 
 
 @contextmanager
 def run_lock(path: Path) -> Iterator[None]:
-    """Hold the lock for the block, or raise RunBusyError at once if another run holds it."""
+    """Hold the lock for the block, or raise RunBusyError at once if another run holds it.
+
+    Closing the lock's descriptor comes after the run has published its output (or failed), so
+    an error there fails nothing: it is a warning naming the file (the lock is dropped all the
+    same: the descriptor is gone).
+    """
     with on_os_error(f"cannot open the run lock {path}"):
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunBusyError(
-                f"another collector run holds {path}; this run writes nothing"
-            ) from None
+        with on_os_error(f"cannot take the run lock {path}"):  # ENOLCK: NFS without lockd
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunBusyError(
+                    f"another collector run holds {path}; this run writes nothing"
+                ) from None
         yield
     finally:
-        os.close(fd)  # releases the lock
+        try:
+            os.close(fd)  # releases the lock
+        except OSError as error:
+            warn(f"cannot close the run lock {path}: {error.strerror or error}")

@@ -19,7 +19,7 @@ from servicekit.database import (
     table_columns,
     unreadable,
 )
-from servicekit.runs import RunError
+from servicekit.runs import RunError, warn
 
 TABLE = "customers"
 RENAMED_COLUMNS = {"job": "occupation"}
@@ -137,7 +137,7 @@ class TableReader:
                 self._connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 info = table_columns(self._connection, TABLE, self.path)
             except (OSError, sqlite3.Error) as error:
-                self._closing.close()
+                self._close()
                 if isinstance(error, sqlite3.Error):
                     raise unreadable(self.path, error) from error
                 if isinstance(error, FileNotFoundError):
@@ -148,7 +148,7 @@ class TableReader:
             self.shape = shape_from_table_info(info)
             self.version = self._version(file)
         except BaseException:
-            self._closing.close()
+            self._close()
             raise
         return self
 
@@ -177,4 +177,14 @@ class TableReader:
             raise unreadable(self.path, error) from error
 
     def __exit__(self, *exc_info: object) -> None:
-        self._closing.close()
+        self._close()
+
+    def _close(self) -> None:
+        """End the transaction and close the descriptor. The database was only read, and a run
+        closes it once it has published its output (or failed): an error here is a warning
+        naming the file, which neither fails a run nor hides the error that failed it."""
+        try:
+            self._closing.close()
+        except (OSError, sqlite3.Error) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            warn(f"cannot close database {shown(self.path)}: {reason}")

@@ -13,6 +13,7 @@ process or another, is never robbed of its file.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import stat
@@ -21,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
+
+from servicekit.runs import warn
 
 FILE_MODE = 0o644  # mkstemp creates 0600; whoever reads the outputs needs to read them
 
@@ -61,33 +64,78 @@ def file_kind(mode: int) -> str | None:
 def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     """Write a file in a temp file beside ``path``, fsync it and move it into place in one step.
 
-    If the block raises, the temp file is removed and ``path`` is untouched. Temp files that
-    killed writers left for ``path`` are removed first.
+    If the block raises, or anything fails up to the rename, the temp file is removed and
+    ``path`` is untouched. The rename is the commit point: ``path`` then holds the new bytes,
+    fsynced, and nothing can take them back, so what fails after it (closing the lock's
+    descriptor, which reports write-back errors on NFS, CIFS and FUSE mounts; syncing the
+    directory) is a warning naming the file, never an error: a caller that took a failure for
+    "nothing written" would undo its other files while this one stays published. Temp files
+    that killed writers left for ``path`` are removed first.
     """
     remove_stale_temp_files(path)
     fd, temp = _locked_temp_file(path)
-    lock = os.dup(fd)  # the same open file: its lock outlives the stream, until after the rename
+    try:  # the same open file: its lock outlives the stream, until after the rename
+        lock = os.dup(fd)
+    except BaseException:
+        _abandon(fd, temp)
+        raise
     try:
-        try:
+        with os.fdopen(fd, "wb") as stream:
             os.fchmod(fd, FILE_MODE)
-            with os.fdopen(fd, "wb") as stream:
-                yield stream
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        _abandon(lock, temp)  # the error that stopped the write is the one to report
+        raise
+    try:
+        os.close(lock)
+    except OSError as error:
+        warn(f"cannot close {path} after it was written and put in place: {_reason(error)}")
+    try:
+        sync_directory(path.parent)
+    except OSError as error:
+        warn(
+            f"cannot sync directory {path.parent} after {path.name} was put in place: "
+            f"{_reason(error)}; a power cut may undo the rename"
+        )
+
+
+def _abandon(fd: int, temp: str) -> None:
+    """Remove the temp file, then close ``fd`` (its lock guards the name until it is gone),
+    saying nothing: a write that failed raises its own error. A temp file left behind is
+    unlocked, so the next write removes it."""
+    with suppress(OSError):
+        Path(temp).unlink(missing_ok=True)
+    with suppress(OSError):
+        os.close(fd)
+
+
+def _reason(error: OSError) -> str:
+    return str(error.strerror or error)
+
+
+# What fsync of a directory fails with on file systems that cannot do it at all: nothing to
+# report, nothing to retry.
+_NO_DIRECTORY_SYNC = frozenset({errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP})
+
+
+def sync_directory(directory: Path) -> None:
+    """fsync ``directory``, making the files created, renamed or removed in it durable. Nothing
+    where that cannot be done (a file system without it, a directory this process may not
+    open); an I/O error is raised."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except PermissionError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as error:
+        if error.errno not in _NO_DIRECTORY_SYNC:
             raise
     finally:
-        os.close(lock)
-    # Makes the rename durable. Some file systems refuse to fsync a directory: the new file is in
-    # place all the same, so that costs durability across a power cut, not the run.
-    with suppress(OSError):
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        os.close(fd)
 
 
 def _locked_temp_file(path: Path) -> tuple[int, str]:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from servicekit.files import atomic_writer, not_a_regular_file
-from servicekit.runs import STATUS_BUSY, STATUS_OK, RunOutcome
+from servicekit.runs import STATUS_BUSY, STATUS_OK, RunOutcome, collecting_warnings
 
 LOG_FORMAT = "%(asctime)sZ %(levelname)s %(name)s: %(message)s"
 
@@ -84,6 +84,8 @@ def report(
     would turn a healthy service unhealthy only because someone ran ``--once`` beside it.
     """
     log = logging.getLogger(service)
+    for warning in outcome.warnings:  # said before the run's line, as a run's own warnings are
+        log.warning("%s", warning)
     if outcome.status == STATUS_BUSY:
         log.warning("run skipped: %s", outcome.error)
         return
@@ -99,10 +101,15 @@ def report(
         log.error("run failed: %s", outcome.error)
     if heartbeat is None:
         return
-    try:
-        write_heartbeat(heartbeat, outcome, interval_seconds, next_attempt)
-    except OSError as failure:
-        log.error("could not write the heartbeat %s: %s", heartbeat, failure.strerror or failure)
+    with collecting_warnings() as warned:
+        try:
+            write_heartbeat(heartbeat, outcome, interval_seconds, next_attempt)
+        except OSError as failure:
+            log.error(
+                "could not write the heartbeat %s: %s", heartbeat, failure.strerror or failure
+            )
+    for warning in warned:
+        log.warning("%s", warning)
 
 
 def format_heartbeat(

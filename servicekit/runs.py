@@ -4,13 +4,20 @@ A run either returns a result, whose ``details()`` are the figures of its log li
 ``RunError`` is a failure the service explains in one line (a missing database, a damaged file);
 ``RunBusyError``, another run holding the lock; anything else is a bug or an OS error, named by
 its type. None of them escapes: the daemon must outlive whatever one run hits.
+
+What goes wrong once a run has published its output (a descriptor that will not close after its
+data were fsynced and its file renamed into place) cannot be undone, so it fails nothing: the run
+says it with ``warn``, and the warning goes to the log, before the run's line, in the service's
+own name (``servicekit/reporting.py``), whichever service hit it in whichever shared module.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,6 +26,9 @@ STATUS_FAILED = "failed"
 STATUS_BUSY = "busy"  # another run held the lock: this one did nothing and reports nothing
 
 IDS_SHOWN = 5
+
+# The warnings of the run in progress in this thread (None: no run is collecting them).
+_warnings: ContextVar[list[str] | None] = ContextVar("run_warnings", default=None)
 
 
 class RunError(Exception):
@@ -40,6 +50,30 @@ def on_os_error(doing: str) -> Iterator[None]:
         raise RunError(f"{doing}: {error.strerror or error}") from error
 
 
+def warn(message: str) -> None:
+    """Report, in one line naming the file and the step, an error that does not fail the run.
+
+    Inside ``collecting_warnings`` (every run, every heartbeat write) it goes to the service's log
+    through the run's outcome; outside it (a library caller, a test), to the ``servicekit`` logger.
+    """
+    collected = _warnings.get()
+    if collected is None:
+        logging.getLogger("servicekit").warning("%s", message)
+    else:
+        collected.append(message)
+
+
+@contextmanager
+def collecting_warnings() -> Iterator[list[str]]:
+    """Collect what ``warn`` says in the block, in order, for the caller to log."""
+    collected: list[str] = []
+    token = _warnings.set(collected)
+    try:
+        yield collected
+    finally:
+        _warnings.reset(token)
+
+
 class RunResult(Protocol):
     def details(self) -> dict[str, str]:
         """The figures of the run's log line, in order: ``{"rows": "5", ...}``."""
@@ -53,25 +87,28 @@ class RunOutcome:
     status: str
     details: dict[str, str] = field(default_factory=dict)  # in log order: rows=5 duration=0.01s
     error: str = ""  # one line, for a failed or busy run
+    warnings: tuple[str, ...] = ()  # what went wrong without failing it (see ``warn``)
 
     def summary(self) -> str:
         return " ".join(f"{key}={value}" for key, value in self.details.items())
 
 
 def perform_run(run: Callable[[], RunResult]) -> RunOutcome:
-    """Call ``run`` and turn what it returned or raised into an outcome; never raises."""
+    """Call ``run`` and turn what it returned or raised, and what it warned of, into an outcome;
+    never raises."""
     started = time.monotonic()
-    try:
-        details = run().details()
-    except RunBusyError as busy:
-        return RunOutcome(STATUS_BUSY, error=str(busy))
-    except RunError as failure:
-        return RunOutcome(STATUS_FAILED, error=str(failure))
-    except Exception as failure:  # a bug or an OS error: say what it was, in one line
-        error = " ".join(f"{type(failure).__name__}: {failure}".split())
-        return RunOutcome(STATUS_FAILED, error=error)
+    with collecting_warnings() as warned:
+        try:
+            details = run().details()
+        except RunBusyError as busy:
+            return RunOutcome(STATUS_BUSY, error=str(busy), warnings=tuple(warned))
+        except RunError as failure:
+            return RunOutcome(STATUS_FAILED, error=str(failure), warnings=tuple(warned))
+        except Exception as failure:  # a bug or an OS error: say what it was, in one line
+            error = " ".join(f"{type(failure).__name__}: {failure}".split())
+            return RunOutcome(STATUS_FAILED, error=error, warnings=tuple(warned))
     duration = f"{time.monotonic() - started:.2f}s"
-    return RunOutcome(STATUS_OK, {**details, "duration": duration})
+    return RunOutcome(STATUS_OK, {**details, "duration": duration}, warnings=tuple(warned))
 
 
 def first_ids(ids: Sequence[object], shown: int = IDS_SHOWN) -> str:

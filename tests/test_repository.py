@@ -79,6 +79,7 @@ def test_prefixes_keep_the_exercises_five_rows_and_add_a_tree() -> None:
         ("output/.collector.lock", True),
         ("output/.collector.state", True),
         ("output/customers.csv.torn", True),
+        ("output/.collector.kept", True),
         ("output/.customers.csv.1234.tmp", True),
         ("output/.prefixes.json.1234.tmp", True),
         ("output/prefixes.html", True),

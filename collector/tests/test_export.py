@@ -10,7 +10,9 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
+from typing import IO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +22,7 @@ from collector import export
 from collector.csvfile import RECORD_END, EncodedBatch, encode_batch
 from collector.export import (
     CUSTOMERS_CSV,
+    KEPT_FILE,
     LOCK_FILE,
     SNAPSHOT_CSV,
     STATE_FILE,
@@ -37,7 +40,8 @@ from collector.tests.helpers import (
     make_database,
     read_records,
 )
-from servicekit.runs import RunError
+from servicekit.runs import RunError, perform_run
+from servicekit.tests.helpers import fail_close_of
 
 
 def files(out: Path) -> dict[str, bytes]:
@@ -448,12 +452,13 @@ def test_a_run_pauses_the_cyclic_gc_and_gives_it_back(
 
 
 def output_files(out: Path) -> dict[str, bytes]:
-    """Every regular file of the output directory, and its bytes, but the lock and the state (a
-    failed run may leave a state that describes files it did not leave: see test_state.py)."""
+    """Every regular file of the output directory, and its bytes, but the lock, the state (a
+    failed run may leave a state that describes files it did not leave: see test_state.py) and
+    the record of the torn tail kept last (which a failed run leaves for the next: test_torn.py)."""
     return {
         path.name: path.read_bytes()
         for path in sorted(out.iterdir())
-        if path.is_file() and path.name not in (LOCK_FILE, STATE_FILE)
+        if path.is_file() and path.name not in (LOCK_FILE, STATE_FILE, KEPT_FILE)
     }
 
 
@@ -487,7 +492,7 @@ def test_a_run_that_fails_after_appending_changes_no_output_file(
     if blocked == SNAPSHOT_CSV:  # the old one, as the test's setup moved it away
         (out / blocked).write_bytes(before[blocked])
     assert output_files(out) == before
-    left = {path.name for path in out.iterdir()} - {STATE_FILE}
+    left = {path.name for path in out.iterdir()} - {STATE_FILE, KEPT_FILE}
     assert left == {*before, LOCK_FILE}  # and no temp file
     monkeypatch.undo()
     result = run_once(db, out)
@@ -806,3 +811,80 @@ def test_a_batch_that_is_all_new_is_appended_from_the_snapshot_bytes(
     execute(db, "INSERT INTO customers VALUES (50, 'n', 'a', 'e', 'p', 'c', 'j')")
     run_once(db, out)
     assert chosen == [[3]]
+
+
+# -- The commit point: the snapshot's rename. Before it a failure undoes the run; after it
+# nothing fails the run (a close reporting a write-back error is a warning naming the file).
+
+
+@pytest.mark.parametrize("torn", [b"", b'9,"half a rec'])
+def test_a_close_failing_after_the_snapshot_is_published_is_a_warning_and_the_run_counts(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, torn: bytes
+) -> None:
+    """EIO closing the snapshot's descriptor after its rename (NFS, CIFS and FUSE mounts, such
+    as Docker Desktop's bind mounts, report write-back errors there) once failed the run after
+    the new snapshot was in place: the run cut customer 21 off customers.csv, and with 21
+    deleted from the table before the next run, 21 never reached customers.csv."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 21))
+    run_once(db, out)
+    with open(out / CUSTOMERS_CSV, "ab") as stream:
+        stream.write(torn)
+    execute(db, "INSERT INTO customers VALUES (21, 'n', 'a', 'e', 'p', 'c', 'j')")
+    failed = fail_close_of(monkeypatch, out / SNAPSHOT_CSV)
+    outcome = perform_run(partial(run_once, db, out))
+    assert failed == [str(out / SNAPSHOT_CSV)]
+    assert outcome.status == "ok", outcome.error
+    assert (outcome.status, outcome.details["appended"]) == ("ok", "1")
+    assert outcome.warnings == (
+        f"cannot close {out / SNAPSHOT_CSV} after it was written and put in place: "
+        "Input/output error",
+    )
+    assert read_records(out / SNAPSHOT_CSV)[-1][0] == "21"
+    assert read_records(out / CUSTOMERS_CSV)[-1][0] == "21"
+    assert (out / TORN_FILE).exists() == bool(torn)  # the tail cut, kept
+    monkeypatch.undo()
+    execute(db, "DELETE FROM customers WHERE id = 21")
+    assert run_once(db, out).deleted == 1
+    assert read_records(out / CUSTOMERS_CSV)[-1][0] == "21"
+
+
+class ClosingFails:
+    """A stream whose close closes it, then fails with EIO (as on an NFS mount)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+    def close(self) -> None:
+        self.stream.close()
+        raise OSError(errno.EIO, "Input/output error")
+
+
+@pytest.mark.parametrize("torn", [b"", b'9,"half a rec'])
+def test_customers_csv_is_closed_before_the_commit_point_and_a_failing_close_undoes_the_run(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, torn: bytes
+) -> None:
+    """Its close came after the state and the snapshot were published: an EIO there failed the
+    run with no file named, and with a torn tail the error path cut the rows just appended
+    while the new snapshot stayed. Closed before the commit point, a failure undoes the run."""
+    db = make_database(tmp_path / "c.db", generated_rows(1, 21))
+    run_once(db, out)
+    with open(out / CUSTOMERS_CSV, "ab") as stream:
+        stream.write(torn)
+    execute(db, "INSERT INTO customers VALUES (21, 'n', 'a', 'e', 'p', 'c', 'j')")
+    before = output_files(out)
+
+    def opening(path: Path, mode: str = "r") -> object:
+        stream = open(path, mode)  # noqa: SIM115
+        return ClosingFails(stream) if Path(path).name == CUSTOMERS_CSV and "a" in mode else stream
+
+    monkeypatch.setattr(export, "open", opening, raising=False)
+    message = f"^cannot append to {re.escape(str(out / CUSTOMERS_CSV))}: Input/output error$"
+    with pytest.raises(RunError, match=message):
+        run_once(db, out)
+    assert output_files(out) == before
+    monkeypatch.undo()
+    assert run_once(db, out).appended == 1
+    assert read_records(out / SNAPSHOT_CSV)[1:] == read_records(out / CUSTOMERS_CSV)[1:]

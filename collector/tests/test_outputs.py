@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from collector.__main__ import main
-from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, STATE_FILE, TORN_FILE
+from collector.export import (
+    CUSTOMERS_CSV,
+    KEPT_FILE,
+    LOCK_FILE,
+    SNAPSHOT_CSV,
+    STATE_FILE,
+    TORN_FILE,
+)
 from collector.tests.helpers import AWKWARD_ROWS, make_database
 
 
@@ -29,7 +36,9 @@ def first_run(tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return database
 
 
-@pytest.mark.parametrize("name", [CUSTOMERS_CSV, SNAPSHOT_CSV, STATE_FILE, LOCK_FILE, TORN_FILE])
+@pytest.mark.parametrize(
+    "name", [CUSTOMERS_CSV, SNAPSHOT_CSV, STATE_FILE, LOCK_FILE, TORN_FILE, KEPT_FILE]
+)
 def test_the_database_naming_an_output_is_refused_with_every_file_kept(
     first_run: Path, out: Path, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:

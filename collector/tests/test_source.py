@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import subprocess
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from collector import source
 from collector.export import CUSTOMERS_CSV, LOCK_FILE, SNAPSHOT_CSV, run_once
 from collector.tests.helpers import (
     AWKWARD_ROWS,
@@ -20,7 +23,7 @@ from collector.tests.helpers import (
     make_database,
     read_records,
 )
-from servicekit.runs import RunError
+from servicekit.runs import RunError, perform_run
 from servicekit.tests import helpers as shared
 
 
@@ -226,3 +229,41 @@ def test_a_hot_journal_is_named_with_how_to_roll_it_back(tmp_path: Path, out: Pa
     assert [path.name for path in out.iterdir()] == [LOCK_FILE]
     execute(db, "PRAGMA quick_check")  # what the message says, through a read-write connection
     assert run_once(db, out).rows == 3  # rolled back: the killed writer's rows never existed
+
+
+class ClosingFails:
+    """``os`` as collector/source.py sees it, but its close of a descriptor fails with EIO
+    after closing it (as on an NFS mount)."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(os, name)
+
+    @staticmethod
+    def close(fd: int) -> None:
+        os.close(fd)
+        raise OSError(errno.EIO, "Input/output error")
+
+
+def test_a_database_that_fails_to_close_after_the_run_is_a_warning_naming_it(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database is closed once every output is published: an EIO there once failed the
+    run with "OSError: [Errno 5] Input/output error", naming no file."""
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    monkeypatch.setattr(source, "os", ClosingFails())
+    outcome = perform_run(partial(run_once, db, out))
+    assert outcome.status == "ok", outcome.error
+    assert (outcome.status, outcome.details["appended"]) == ("ok", "5")
+    assert outcome.warnings == (f"cannot close database {db}: Input/output error",)
+
+
+def test_a_database_that_fails_to_close_keeps_the_error_that_failed_the_run(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = make_database(
+        tmp_path / "c.db", [], "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)"
+    )
+    monkeypatch.setattr(source, "os", ClosingFails())
+    outcome = perform_run(partial(run_once, db, out))
+    assert outcome.error == "the 'customers' table has no 'job' column (it has: id, name)"
+    assert outcome.warnings == (f"cannot close database {db}: Input/output error",)

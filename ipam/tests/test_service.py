@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from functools import partial
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 
 from ipam.service import RunResult, run_once
 from ipam.tests.helpers import add_row, make_database
+from servicekit.reporting import report
 from servicekit.runs import RunError, perform_run
+from servicekit.tests.helpers import fail_close_of
 
 
 def test_the_exercises_five_siblings_are_all_kept_and_none_has_a_parent(tmp_path: Path) -> None:
@@ -163,3 +166,35 @@ def test_zoned_ipv6_values_are_invalid_rows_never_merged_into_one_network(tmp_pa
         None,
     ]
     assert (summary.valid, summary.invalid_ids, summary.with_parent) == (1, [1, 2, 3], 0)
+
+
+@pytest.mark.parametrize("closing", ["prefixes.json", "prefixes.html"])
+def test_a_close_failing_after_an_output_is_in_place_is_a_warning_and_the_run_counts(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    closing: str,
+) -> None:
+    """Once an output is renamed into place its data were fsynced: an EIO closing it (as NFS,
+    CIFS and FUSE mounts report write-back errors) cannot take it back, so it fails nothing and
+    is logged as a warning naming the file, in the format of every other line."""
+    database = make_database(tmp_path / "p.db", [(1, "10.0.0.0/8"), (2, "10.1.0.0/16")])
+    failed = fail_close_of(monkeypatch, tmp_path / closing)
+    outcome = perform_run(
+        partial(run_once, database, tmp_path / "prefixes.json", tmp_path / "prefixes.html")
+    )
+    assert failed == [str(tmp_path / closing)]
+    assert outcome.status == "ok"
+    assert json.loads((tmp_path / "prefixes.json").read_text())[1]["parent_prefix"] == "10.0.0.0/8"
+    assert (tmp_path / "prefixes.html").exists()
+    caplog.set_level(logging.INFO, logger="ipam")
+    report("ipam", outcome, None, 300)
+    warning, line = caplog.records
+    assert (warning.name, warning.levelname) == ("ipam", "WARNING")
+    assert warning.getMessage() == (
+        f"cannot close {tmp_path / closing} after it was written and put in place: "
+        "Input/output error"
+    )
+    assert line.getMessage().startswith(
+        "run ok: rows=2 valid=2 invalid=0 with_parent=1 written=yes page=yes "
+    )

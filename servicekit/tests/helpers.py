@@ -10,6 +10,7 @@ cannot be copied: when nobody cannot run it (a Python under /root), the test ski
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -106,3 +107,29 @@ def run_python_as_nobody(
         timeout=60,
         check=False,
     )
+
+
+def opened_path(fd: int) -> str:
+    """The path a descriptor of this process was opened at (after renames: where it is now)."""
+    return os.readlink(f"/proc/self/fd/{fd}")
+
+
+def fail_close_of(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[str]:
+    """``os.close`` of a descriptor of ``path`` closes it, then fails with EIO, as close reports
+    a write-back error on NFS, CIFS and FUSE mounts (the descriptor is gone all the same). The
+    list names each descriptor it failed for."""
+    real_close = os.close
+    failed: list[str] = []
+
+    def close(fd: int) -> None:
+        try:
+            where = opened_path(fd)
+        except OSError:  # not open: the real close says so
+            where = ""
+        real_close(fd)
+        if where == str(path):
+            failed.append(where)
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "close", close)
+    return failed

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from servicekit import files as files_module
-from servicekit.files import atomic_writer, remove_stale_temp_files
-from servicekit.tests.helpers import REPO_ROOT
+from servicekit.files import atomic_writer, remove_stale_temp_files, sync_directory
+from servicekit.runs import collecting_warnings
+from servicekit.tests.helpers import REPO_ROOT, fail_close_of
 
 
 @pytest.fixture
@@ -228,3 +230,101 @@ def test_a_temp_file_replaced_while_it_is_checked_is_not_removed(
     monkeypatch.setattr(files_module.fcntl, "flock", flock_after_a_replace)
     assert remove_stale_temp_files(target) == []
     assert stale.read_bytes() == b"a live writer's"
+
+
+# -- The rename is the commit point: what fails after it is a warning, and the file stays.
+
+
+def test_a_close_failing_after_the_rename_is_a_warning_naming_the_file_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """close reports write-back errors on NFS, CIFS and FUSE mounts. Once the new file is in
+    place its data were fsynced, and a caller told "failed" would undo its other files (the
+    collector cut customers.csv while the new snapshot stayed published)."""
+    target = tmp_path / "out.json"
+    target.write_bytes(b"old")
+    failed = fail_close_of(monkeypatch, target)
+    with collecting_warnings() as warned, atomic_writer(target) as stream:
+        stream.write(b"new")
+    assert failed == [str(target)]  # the lock's descriptor, closed after the rename
+    assert target.read_bytes() == b"new"
+    assert warned == [
+        f"cannot close {target} after it was written and put in place: Input/output error"
+    ]
+    assert temp_files(tmp_path) == []
+
+
+def test_a_directory_sync_failing_after_the_rename_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fsync = os.fsync
+
+    def directory_fsync_fails(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", directory_fsync_fails)
+    target = tmp_path / "out.json"
+    with collecting_warnings() as warned, atomic_writer(target) as stream:
+        stream.write(b"new")
+    assert target.read_bytes() == b"new"
+    assert warned == [
+        f"cannot sync directory {tmp_path} after out.json was put in place: Input/output "
+        "error; a power cut may undo the rename"
+    ]
+
+
+def test_a_directory_this_process_may_not_open_is_not_synced_and_not_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory with write and search permission but no read permission (mode 0333)."""
+    real_open = os.open
+
+    def no_reading_directories(path: object, flags: int, *args: int) -> int:
+        if flags & os.O_DIRECTORY:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", no_reading_directories)
+    with collecting_warnings() as warned:
+        sync_directory(tmp_path)
+    assert warned == []
+
+
+def test_a_failed_write_reports_its_own_error_even_when_closing_fails_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the rename a failure undoes the write; a close failing on the way out must not
+    take the place of the error that stopped it."""
+    target = tmp_path / "out.json"
+    target.write_bytes(b"old")
+    monkeypatch.setattr(files_module.os, "close", failing_close(os.close))
+    with pytest.raises(ValueError, match="bad row"), atomic_writer(target) as stream:
+        stream.write(b"half")
+        raise ValueError("bad row")
+    assert target.read_bytes() == b"old"
+    assert temp_files(tmp_path) == []
+
+
+def failing_close(real_close: Callable[[int], None]) -> Callable[[int], None]:
+    def close(fd: int) -> None:
+        real_close(fd)
+        raise OSError(errno.EIO, "Input/output error")
+
+    return close
+
+
+@pytest.mark.parametrize("failing", ["dup", "fchmod"])
+def test_a_write_that_fails_before_its_block_leaves_no_descriptor_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    def refuse(*_args: object) -> None:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    descriptors = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(files_module.os, failing, refuse)
+    with pytest.raises(OSError, match="Too many open files"), atomic_writer(tmp_path / "x"):
+        pass  # pragma: no cover - never reached
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+    assert list(tmp_path.iterdir()) == []

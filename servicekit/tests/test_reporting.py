@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from servicekit.reporting import (
     write_heartbeat,
 )
 from servicekit.runs import STATUS_BUSY, STATUS_FAILED, STATUS_OK, RunOutcome
-from servicekit.tests.helpers import REPO_ROOT
+from servicekit.tests.helpers import REPO_ROOT, fail_close_of
 
 SERVICE = "svc"
 
@@ -407,3 +408,31 @@ def test_a_heartbeat_that_cannot_be_written_is_named_with_the_reason(
         caplog.messages[-1]
         == f"could not write the heartbeat {heartbeat}: No such file or directory"
     )
+
+
+@pytest.mark.parametrize("outcome", [OK, FAILED, BUSY], ids=["ok", "failed", "busy"])
+def test_a_runs_warnings_are_logged_in_the_services_name_before_its_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, outcome: RunOutcome
+) -> None:
+    warned = replace(outcome, warnings=("cannot close out/x.json after it was written: EIO",))
+    caplog.set_level(logging.INFO, logger=SERVICE)
+    report(SERVICE, warned, tmp_path / "hb", 300)
+    first, line = caplog.records
+    assert (first.name, first.levelno) == (SERVICE, logging.WARNING)
+    assert first.getMessage() == "cannot close out/x.json after it was written: EIO"
+    assert line.getMessage().startswith("run ")
+
+
+def test_a_heartbeat_close_failing_after_its_rename_is_a_warning_and_the_beat_counts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heartbeat = tmp_path / "hb"
+    fail_close_of(monkeypatch, heartbeat)
+    caplog.set_level(logging.INFO, logger=SERVICE)
+    report(SERVICE, OK, heartbeat, 300)
+    assert caplog.messages == [
+        "run ok: rows=5 duration=0.01s",
+        f"cannot close {heartbeat} after it was written and put in place: Input/output error",
+    ]
+    assert caplog.records[1].name == SERVICE
+    assert read(heartbeat)["status"] == "ok"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -19,6 +21,7 @@ from servicekit.runs import (
     first_ids,
     on_os_error,
     perform_run,
+    warn,
 )
 
 
@@ -95,3 +98,42 @@ def test_an_os_error_says_what_was_being_done_and_other_errors_pass() -> None:
     assert isinstance(caught.value.__cause__, OSError)
     with pytest.raises(ValueError, match=r"^bug$"), on_os_error("cannot write out/state"):
         raise ValueError("bug")
+
+
+def warning_then(result: Callable[[], Result], *messages: str) -> Callable[[], Result]:
+    def run() -> Result:
+        for message in messages:
+            warn(message)
+        return result()
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("run", "status"),
+    [
+        (lambda: Result({"rows": "1"}), STATUS_OK),
+        (lambda: raising(RunError("cannot write x")), STATUS_FAILED),
+        (lambda: raising(RunBusyError("another run holds the lock")), STATUS_BUSY),
+        (lambda: raising(RuntimeError("bug")), STATUS_FAILED),
+    ],
+)
+def test_what_a_run_warns_of_comes_with_its_outcome_whatever_the_outcome(
+    run: Callable[[], Result], status: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A close failing after a file was published is a warning: reporting logs it in the
+    service's name, so both services log it alike."""
+    outcome = perform_run(warning_then(run, "cannot close out/a: Input/output error", "second"))
+    assert outcome.status == status
+    assert outcome.warnings == ("cannot close out/a: Input/output error", "second")
+    assert perform_run(run).warnings == ()  # one run's warnings are not the next one's
+    assert caplog.records == []
+
+
+def test_a_warning_outside_a_run_goes_to_the_servicekit_logger(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    warn("cannot close out/a: Input/output error")
+    (record,) = caplog.records
+    assert (record.name, record.levelno) == ("servicekit", logging.WARNING)
+    assert record.getMessage() == "cannot close out/a: Input/output error"
