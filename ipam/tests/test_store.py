@@ -88,10 +88,10 @@ def test_other_read_errors_name_the_table_and_the_cause(
         connection.execute(f"PRAGMA journal_mode={journal_mode}")
     connection.close()
 
-    def failing_read(connection: sqlite3.Connection) -> list[tuple[object, ...]]:
+    def failing_read(connection: sqlite3.Connection, query: str) -> list[tuple[object, ...]]:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(ipam.store, "_all_rows", failing_read)
+    monkeypatch.setattr(ipam.store, "select_all", failing_read)
     with pytest.raises(RunError) as raised:
         read_prefix_table(database)
     assert str(raised.value) == f"cannot read database {database}: disk I/O error"
