@@ -242,32 +242,39 @@ class _Gaps:
         begin = key >> LENGTH_BITS & ADDRESS_BITS
         size = addresses(key)
         end = begin + size
-        free_nodes = list(self.leave(depth))
-        if self.open and self.open[-1][0] == depth - 1:  # the parent, shown with its free blocks
-            parent = self.open[-1]
+        gaps = self.open
+        free_nodes = self.leave(depth) if gaps and gaps[-1][0] >= depth else []
+        if gaps and gaps[-1][0] == depth - 1:  # the parent, shown with its free blocks
+            parent = gaps[-1]
             free_nodes += _free_nodes(parent, begin)
             parent[2] = end
             last = last and end == parent[3]
         if 0 < used < size and depth + 1 < self.limit:  # children, free space, both shown
-            self.open.append([depth, text, begin, end, key & IPV6_BIT])
+            gaps.append([depth, text, begin, end, key & IPV6_BIT])
         return free_nodes, last
 
-    def leave(self, depth: int) -> Iterator[Node]:
+    def leave(self, depth: int) -> list[Node]:
         """The free blocks after the last child of the nodes whose subtree is over, now that a
         node of ``depth`` comes (-1: the end)."""
-        while self.open and self.open[-1][0] >= depth:
-            yield from _free_nodes(self.open.pop(), None)
+        gaps = self.open
+        free_nodes: list[Node] = []
+        while gaps and gaps[-1][0] >= depth:
+            free_nodes += _free_nodes(gaps.pop(), None)
+        return free_nodes
 
 
-def _free_nodes(gap: list, stop: int | None) -> Iterator[Node]:
+def _free_nodes(gap: list, stop: int | None) -> list[Node]:
     """The free blocks of a node from its cursor up to ``stop``, the start of its next child
     (None: the node's end, after its last child; the last block is then the last child)."""
     depth, parent, cursor, end, version = gap
-    blocks = list(aligned_blocks(version, cursor, end if stop is None else stop))
-    new_tuple = tuple.__new__
-    for index, block in enumerate(blocks, 1):
-        last = stop is None and index == len(blocks)
-        yield new_tuple(Node, (network_text(block), [], depth + 1, parent, 0, 0.0, last, True))
+    texts = map(network_text, aligned_blocks(version, cursor, end if stop is None else stop))
+    new_tuple, child_depth = tuple.__new__, depth + 1
+    nodes = [
+        new_tuple(Node, (text, [], child_depth, parent, 0, 0.0, False, True)) for text in texts
+    ]
+    if stop is None and nodes:
+        nodes[-1] = nodes[-1]._replace(last=True)
+    return nodes
 
 
 def build_tree(prefixes: Sequence[object], ids: Sequence[object]) -> PrefixTree:
