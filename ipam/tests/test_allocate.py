@@ -4,14 +4,18 @@ and the next run of ipam shows the new rows with their parents."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import ipaddress
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +63,17 @@ def run_process(*arguments: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedP
     )
 
 
+def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """The same in this process (so that coverage sees it): main()'s status and its output."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(arguments))
+        except SystemExit as exit_info:  # argparse
+            code = int(exit_info.code or 0)
+    return subprocess.CompletedProcess(arguments, code, out.getvalue(), err.getvalue())
+
+
 def key(text: str) -> int:
     value = network_key(text)
     assert not isinstance(value, str)
@@ -86,7 +101,7 @@ def test_the_first_free_blocks_are_inserted_and_listed(shipped: Path) -> None:
 
 
 def test_json_lines_in_address_order(shipped: Path) -> None:
-    completed = run_process(
+    completed = run(
         "2001:db8::/32", "--length", "48", "--count", "2", "--json", "--db", str(shipped)
     )
     assert (completed.returncode, completed.stderr) == (0, "")
@@ -118,7 +133,7 @@ def test_the_blocks_are_the_ones_free_gives(shipped: Path) -> None:
         check=True,
     )
     expected = [line.split()[0] for line in free.stdout.splitlines()[:-1]]
-    completed = run_process("10.0.0.0/8", "--length", "20", "--count", "5", "--db", str(shipped))
+    completed = run("10.0.0.0/8", "--length", "20", "--count", "5", "--db", str(shipped))
     assert [line.split()[0] for line in completed.stdout.splitlines()] == expected
 
 
@@ -127,7 +142,7 @@ def test_the_next_run_shows_the_new_rows_with_their_parents(shipped: Path, tmp_p
     before.mkdir()
     after.mkdir()
     run_once(shipped, before / "prefixes.json", html=before / "prefixes.html")
-    assert run_process("10.10.0.0/16", "--length", "24", "--db", str(shipped)).returncode == 0
+    assert run("10.10.0.0/16", "--length", "24", "--db", str(shipped)).returncode == 0
     run_once(shipped, after / "prefixes.json", html=after / "prefixes.html")
     written = json.loads((after / "prefixes.json").read_text(encoding="utf-8"))
     assert written[-1] == {"id": 29, "prefix": "10.10.0.0/24", "parent_prefix": "10.10.0.0/16"}
@@ -252,7 +267,7 @@ def test_a_not_null_column_without_a_default_must_be_set(tmp_path: Path) -> None
         [(1, "10.0.0.0/8", "me")],
         "id INTEGER PRIMARY KEY, prefix TEXT, owner TEXT NOT NULL",
     )
-    completed = run_process("10.0.0.0/8", "--length", "16", "--db", str(database))
+    completed = run("10.0.0.0/8", "--length", "16", "--db", str(database))
     assert completed.returncode == 1
     assert completed.stderr == (
         f"python -m ipam allocate: column 'owner' of table 'prefixes' in {database} is NOT NULL "
@@ -260,9 +275,7 @@ def test_a_not_null_column_without_a_default_must_be_set(tmp_path: Path) -> None
     )
     assert rows(database) == [(1, "10.0.0.0/8")]
     assert (
-        run_process(
-            "10.0.0.0/8", "--length", "16", "--set", "owner=you", "--db", str(database)
-        ).returncode
+        run("10.0.0.0/8", "--length", "16", "--set", "owner=you", "--db", str(database)).returncode
         == 0
     )
     assert rows(database, "prefix, owner") == [("10.0.0.0/8", "me"), ("10.0.0.0/16", "you")]
@@ -289,7 +302,7 @@ def test_a_column_the_table_lacks_or_allocate_writes_is_refused(
         "id INTEGER PRIMARY KEY, prefix TEXT, note TEXT, "
         "twice TEXT GENERATED ALWAYS AS (note || note)",
     )
-    completed = run_process("10.0.0.0/8", "--length", "16", "--set", setting, "--db", str(database))
+    completed = run("10.0.0.0/8", "--length", "16", "--set", setting, "--db", str(database))
     assert (completed.returncode, completed.stdout) == (2, "")
     assert completed.stderr == f"python -m ipam allocate: error: {message}\n"
     assert rows(database) == [(1, "10.0.0.0/8")]
@@ -301,7 +314,7 @@ def test_a_constraint_that_fails_rolls_every_row_back(tmp_path: Path) -> None:
         [(1, "10.0.0.0/8")],
         "id INTEGER PRIMARY KEY, prefix TEXT CHECK (prefix != '10.0.1.0/24')",
     )
-    completed = run_process("10.0.0.0/8", "--length", "24", "--count", "3", "--db", str(database))
+    completed = run("10.0.0.0/8", "--length", "24", "--count", "3", "--db", str(database))
     assert (completed.returncode, completed.stdout) == (1, "")
     assert completed.stderr == (
         f"python -m ipam allocate: cannot insert into {database}: CHECK constraint failed: "
@@ -321,7 +334,7 @@ def test_a_constraint_that_fails_rolls_every_row_back(tmp_path: Path) -> None:
 )
 def test_an_id_that_is_not_the_integer_primary_key_is_refused(tmp_path: Path, schema: str) -> None:
     database = make_database(tmp_path / "p.db", [("1", "10.0.0.0/8")], schema)
-    completed = run_process("10.0.0.0/8", "--length", "16", "--db", str(database))
+    completed = run("10.0.0.0/8", "--length", "16", "--db", str(database))
     assert completed.returncode == 1
     assert completed.stderr == (
         f"python -m ipam allocate: table 'prefixes' in {database} must have 'id INTEGER PRIMARY "
@@ -335,7 +348,7 @@ def test_an_id_that_is_not_the_integer_primary_key_is_refused(tmp_path: Path, sc
 
 def test_fewer_blocks_free_than_asked_inserts_nothing_and_exits_3(shipped: Path) -> None:
     before = rows(shipped)
-    completed = run_process("10.10.4.0/24", "--length", "26", "--count", "3", "--db", str(shipped))
+    completed = run("10.10.4.0/24", "--length", "26", "--count", "3", "--db", str(shipped))
     assert (completed.returncode, completed.stdout) == (3, "")
     assert completed.stderr == (
         "python -m ipam allocate: 2 free /26 in 10.10.4.0/24, 3 asked: nothing allocated\n"
@@ -395,7 +408,7 @@ def test_fewer_blocks_free_than_asked_inserts_nothing_and_exits_3(shipped: Path)
 def test_bad_input_is_one_line_and_exit_2(
     shipped: Path, arguments: list[str], message: str
 ) -> None:
-    completed = run_process(*arguments, "--db", str(shipped))
+    completed = run(*arguments, "--db", str(shipped))
     assert (completed.returncode, completed.stdout) == (2, "")
     assert completed.stderr.startswith(f"python -m ipam allocate: error: {message}")
     assert len(completed.stderr.splitlines()) == 1
@@ -416,7 +429,7 @@ def test_bad_databases_exit_1_naming_the_file(tmp_path: Path) -> None:
         tmp_path: f"database {tmp_path} is a directory, not a SQLite database file",
     }
     for database, message in expected.items():
-        completed = run_process("10.0.0.0/8", "--length", "16", "--db", str(database))
+        completed = run("10.0.0.0/8", "--length", "16", "--db", str(database))
         assert (completed.returncode, completed.stdout) == (1, ""), database
         assert completed.stderr == f"python -m ipam allocate: {message}\n"
     assert not missing.exists()  # never created
@@ -427,9 +440,7 @@ def test_a_database_locked_past_the_timeout_exits_1_and_inserts_nothing(shipped:
     holder = sqlite3.connect(shipped, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        completed = run_process(
-            "10.0.0.0/8", "--length", "16", "--timeout", "0.2", "--db", str(shipped)
-        )
+        completed = run("10.0.0.0/8", "--length", "16", "--timeout", "0.2", "--db", str(shipped))
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -591,3 +602,67 @@ def test_read_errors_other_than_a_lock_are_the_readers_words(
         allocate(connection, shipped, Request(key("10.0.0.0/8"), 16, 1))
     connection.close()
     assert str(raised.value) == f"cannot read database {shipped}: disk I/O error"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "status", "message"),
+    [
+        (["10.10.0.0/16", "--length", "24"], 0, ""),
+        (["10.10.0.0/16", "--length", "8"], 2, "error: argument --length: must be from 16"),
+        (["10.10.0.0/16", "--length", "24", "--set", "x=1"], 2, "error: --set x: table"),
+        (["10.10.1.0/24", "--length", "25"], 3, "0 free /25 in 10.10.1.0/24, 1 asked"),
+        (["10.10.0.0/16", "--length", "24", "--db", "/nonexistent/p.db"], 1, "database not found"),
+    ],
+)
+def test_every_exit_status_of_the_real_process(
+    shipped: Path, arguments: list[str], status: int, message: str
+) -> None:
+    completed = run_process("--db", str(shipped), *arguments)
+    assert completed.returncode == status
+    assert completed.stderr.startswith(f"python -m ipam allocate: {message}" if message else "")
+    assert len(completed.stderr.splitlines()) == (1 if message else 0)
+
+
+def test_ctrl_c_in_the_real_process_while_it_waits_for_the_lock(shipped: Path) -> None:
+    """SIGINT before the commit (here: waiting for another writer): 130, no traceback, and the
+    table as it was."""
+    before = rows(shipped)
+    holder = sqlite3.connect(shipped, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        process = subprocess.Popen(
+            [*ALLOCATE, "10.10.0.0/16", "--length", "24", "--db", str(shipped)],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not Path(f"/proc/{process.pid}/fd").exists() or not any(
+            os.readlink(fd).endswith("prefixes.db")
+            for fd in Path(f"/proc/{process.pid}/fd").iterdir()
+            if fd.is_symlink()
+        ):  # opened: it waits for the lock from now on
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert (process.returncode, out, err) == (130, "", "")
+    assert rows(shipped) == before
+
+
+def test_a_file_this_process_may_not_write_is_named_in_process(
+    shipped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the run as nobody shows, for any user SQLite would open the file read-only for."""
+    monkeypatch.setattr(ipam.allocate.os, "access", lambda path, mode: path != shipped)
+    completed = run("10.0.0.0/8", "--length", "16", "--db", str(shipped))
+    assert completed.returncode == 1
+    assert completed.stderr == (
+        f"python -m ipam allocate: cannot write database {shipped}: permission denied on it "
+        f"(this process runs as uid {os.geteuid()}; SQLite writes its journal beside it)\n"
+    )
