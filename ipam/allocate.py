@@ -4,8 +4,8 @@ record them, in one write transaction, so that no two callers can ever get the s
 "Look, then insert" is the race every IPAM has had: two callers ask which block is free, both
 hear the same answer, both insert it. Here the look and the insert are one transaction that
 takes SQLite's write lock before it reads (``BEGIN IMMEDIATE``): a second caller waits for the
-first to commit (up to ``--timeout``), then reads a table that already holds the first's rows.
-No server, no lock file: SQLite's own lock serialises every writer of the file.
+first to commit (up to ``--timeout``, 120 s), then reads a table that already holds the first's
+rows. No server, no lock file: SQLite's own lock serialises every writer of the file.
 
 - **The blocks**: exactly those ``python -m ipam free PARENT --length N --limit K`` gives on the
   table as the transaction reads it (``ipam/free.py``'s engine: first-fit, address order).
@@ -42,7 +42,6 @@ from ipam.networks import IPV6_BIT, LENGTH_MASK, network_text
 from ipam.store import ID_COLUMN, PREFIX_COLUMN, TABLE, select_all
 from ipam.view import EXIT_OK, network, run_view, view_parser, whole_number, write_lines
 from servicekit.database import (
-    BUSY_TIMEOUT_SECONDS,
     check_database_file,
     quote_identifier,
     shown,
@@ -55,6 +54,10 @@ __all__ = ["Allocation", "Request", "allocate", "main"]
 
 PROG = "python -m ipam allocate"
 EXIT_USAGE = 2  # argparse's
+# Longer than the readers' BUSY_TIMEOUT_SECONDS: callers queue for the write lock, each holding
+# it for one read of the table (seconds at 1M rows), and a caller late in a queue of dozens must
+# not give up while the others are served.
+DEFAULT_TIMEOUT_SECONDS = 120.0
 MAX_TIMEOUT_SECONDS = 3600.0
 _NOT_NULL, _DEFAULT, _PRIMARY_KEY, _HIDDEN = 3, 4, 5, 6  # PRAGMA table_xinfo's fields
 
@@ -269,9 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout",
         type=_seconds,
-        default=BUSY_TIMEOUT_SECONDS,
+        default=DEFAULT_TIMEOUT_SECONDS,
         metavar="SECONDS",
-        help="how long to wait for other writers (default %(default)g)",
+        help="how long to wait for other writers, in seconds (default %(default)g)",
     )
     parser.add_argument(
         "--json", action="store_true", help='JSON Lines: {"id": ..., "prefix": ...} per new row'
