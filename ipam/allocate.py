@@ -29,6 +29,7 @@ import argparse
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from functools import partial
 from itertools import islice
@@ -59,6 +60,7 @@ EXIT_USAGE = 2  # argparse's
 # not give up while the others are served.
 DEFAULT_TIMEOUT_SECONDS = 120.0
 MAX_TIMEOUT_SECONDS = 3600.0
+_LONGEST_SLEEP = 0.05  # between two tries for the write lock, as SQLite's own busy handler
 _NOT_NULL, _DEFAULT, _PRIMARY_KEY, _HIDDEN = 3, 4, 5, 6  # PRAGMA table_xinfo's fields
 
 
@@ -127,7 +129,7 @@ def allocate(connection: sqlite3.Connection, database: Path, request: Request) -
     are inserted. Nothing is committed on any way out but the last line.
     """
     try:
-        connection.execute("BEGIN IMMEDIATE")
+        _begin_immediate(connection)
         columns = _insert_columns(connection, database, request)
         table, prefix = quote_identifier(TABLE), quote_identifier(PREFIX_COLUMN)
         prefixes = [row[0] for row in select_all(connection, f"SELECT {prefix} FROM {table}")]
@@ -153,6 +155,29 @@ def allocate(connection: sqlite3.Connection, database: Path, request: Request) -
     except sqlite3.Error as error:
         raise _failed(database, error, "write") from error
     return allocations
+
+
+def _begin_immediate(connection: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, waiting for other writers up to the connection's busy timeout.
+
+    The wait is this loop's, not SQLite's: SQLite's busy handler sleeps in C, where Ctrl-C is
+    not seen until it gives up (minutes, in a queue of callers); this one sleeps in Python. The
+    busy timeout is SQLite's again afterwards, for the commit to wait out the readers.
+    """
+    (milliseconds,) = connection.execute("PRAGMA busy_timeout").fetchone()
+    connection.execute("PRAGMA busy_timeout = 0")
+    deadline = time.monotonic() + milliseconds / 1000
+    delay = 0.001
+    while True:
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, _LONGEST_SLEEP)
+    connection.execute(f"PRAGMA busy_timeout = {milliseconds}")
 
 
 def _insert_columns(connection: sqlite3.Connection, database: Path, request: Request) -> list[str]:
