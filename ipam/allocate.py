@@ -60,6 +60,7 @@ EXIT_USAGE = 2  # argparse's
 # not give up while the others are served.
 DEFAULT_TIMEOUT_SECONDS = 120.0
 MAX_TIMEOUT_SECONDS = 3600.0
+MAX_COUNT = 1_000_000  # rows in one transaction: the blocks are held in memory until inserted
 _LONGEST_SLEEP = 0.05  # between two tries for the write lock, as SQLite's own busy handler
 _NOT_NULL, _DEFAULT, _PRIMARY_KEY, _HIDDEN = 3, 4, 5, 6  # PRAGMA table_xinfo's fields
 
@@ -281,10 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--count",
-        type=whole_number,
+        type=_count,
         default=1,
         metavar="K",
-        help="how many blocks, all or none (default %(default)s)",
+        help=f"how many blocks, all or none, at most {MAX_COUNT:,} (default %(default)s)",
     )
     parser.add_argument(
         "--set",
@@ -312,6 +313,13 @@ def _length(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a prefix length, not {text!r}") from None
+
+
+def _count(text: str) -> int:
+    count = whole_number(text)
+    if count > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_COUNT:,}, not {text!r}")
+    return count
 
 
 def _assignment(text: str) -> tuple[str, str]:

@@ -380,6 +380,10 @@ def test_fewer_blocks_free_than_asked_inserts_nothing_and_exits_3(shipped: Path)
             "argument --count: must be a whole number from 1, not '0'",
         ),
         (
+            ["::/0", "--length", "128", "--count", "1000001"],
+            "argument --count: must be at most 1,000,000, not '1000001'",
+        ),
+        (
             ["10.0.0.0/16", "--length", "24", "--set", "novalue"],
             "argument --set: must be COLUMN=VALUE, not 'novalue'",
         ),
@@ -666,3 +670,15 @@ def test_a_file_this_process_may_not_write_is_named_in_process(
         f"python -m ipam allocate: cannot write database {shipped}: permission denied on it "
         f"(this process runs as uid {os.geteuid()}; SQLite writes its journal beside it)\n"
     )
+
+
+def test_the_largest_count_is_answered_without_making_every_block(shipped: Path) -> None:
+    """At most K blocks are ever made: ::/0 holds 2**128 free /128s."""
+    completed = run("203.0.113.0/24", "--length", "32", "--count", "1000000", "--db", str(shipped))
+    assert (completed.returncode, completed.stdout) == (3, "")
+    assert completed.stderr == (
+        "python -m ipam allocate: 256 free /32 in 203.0.113.0/24, 1000000 asked: nothing "
+        "allocated\n"
+    )
+    completed = run("::/0", "--length", "128", "--count", "3", "--json", "--db", str(shipped))
+    assert completed.stdout.splitlines()[-1] == '{"id": 31, "prefix": "::2/128"}'
