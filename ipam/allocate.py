@@ -8,7 +8,8 @@ first to commit (up to ``--timeout``, 120 s), then reads a table that already ho
 rows. No server, no lock file: SQLite's own lock serialises every writer of the file.
 
 - **The blocks**: exactly those ``python -m ipam free PARENT --length N --limit K`` gives on the
-  table as the transaction reads it (``ipam/free.py``'s engine: first-fit, address order).
+  table as the transaction reads it (``ipam/free.py``'s walk on the engine's sorted keys:
+  first-fit, address order).
 - **All or nothing**: fewer than K free, nothing is inserted (exit 3); a failed insert (a NOT
   NULL, CHECK or UNIQUE constraint, a trigger) rolls every row back (exit 1); so does Ctrl-C
   before the commit, since the transaction is never committed.
@@ -38,8 +39,8 @@ from typing import NamedTuple, NoReturn, TextIO, cast
 from urllib.parse import quote
 
 from ipam.free import EXIT_NOTHING_FREE, FreeSpace
-from ipam.hierarchy import build_hierarchy
-from ipam.networks import IPV6_BIT, LENGTH_MASK, network_text
+from ipam.hierarchy import Hierarchy, end_key
+from ipam.networks import IPV6_BIT, LENGTH_MASK, network_keys, network_text
 from ipam.store import ID_COLUMN, PREFIX_COLUMN, TABLE, select_all
 from ipam.view import EXIT_OK, network, run_view, view_parser, whole_number, write_lines
 from servicekit.database import (
@@ -134,9 +135,9 @@ def allocate(connection: sqlite3.Connection, database: Path, request: Request) -
         columns = _insert_columns(connection, database, request)
         table, prefix = quote_identifier(TABLE), quote_identifier(PREFIX_COLUMN)
         prefixes = [row[0] for row in select_all(connection, f"SELECT {prefix} FROM {table}")]
-        hierarchy = build_hierarchy(prefixes)
+        inside = _inside(prefixes, request.parent)
         del prefixes
-        space = FreeSpace(hierarchy, request.parent, request.length, request.wanted)
+        space = FreeSpace(inside, request.parent, request.length, request.wanted)
         blocks = list(islice(space.blocks(), request.wanted))
         if len(blocks) < request.wanted:  # the blocks are all taken: the count is exact
             raise NothingAllocated(space.blocks_of_length)
@@ -156,6 +157,16 @@ def allocate(connection: sqlite3.Connection, database: Path, request: Request) -
     except sqlite3.Error as error:
         raise _failed(database, error, "write") from error
     return allocations
+
+
+def _inside(prefixes: list[object], parent: int) -> Hierarchy:
+    """The engine's sorted keys, only those of the networks inside ``parent`` (it included),
+    without the walk that finds their parents: free space reads nothing else
+    (``free.free_blocks``), and this is done holding the write lock, in half the time."""
+    high = end_key(parent)
+    row_keys = network_keys(prefixes).keys
+    keys = sorted([key for key in row_keys if type(key) is int and parent <= key <= high])
+    return Hierarchy(keys, rows=[], parents=[], row_parents=[], row_keys=[], invalid_rows=[])
 
 
 def _begin_immediate(connection: sqlite3.Connection) -> None:
