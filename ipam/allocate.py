@@ -27,6 +27,7 @@ Ctrl-C; 141 the reader closed the output early (the rows are committed by then).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sqlite3
 import sys
@@ -88,10 +89,9 @@ class Refused(Exception):
 
 
 class NothingAllocated(Exception):
-    """Fewer blocks free than asked: the number free is the message (exit 3)."""
+    """Fewer blocks free than asked (exit 3); ``free``: how many were."""
 
     def __init__(self, free: int) -> None:
-        super().__init__(free)
         self.free = free
 
 
@@ -137,12 +137,12 @@ def allocate(connection: sqlite3.Connection, database: Path, request: Request) -
         prefixes = [row[0] for row in select_all(connection, f"SELECT {prefix} FROM {table}")]
         inside = _inside(prefixes, request.parent)
         del prefixes
-        space = FreeSpace(inside, request.parent, request.length, request.wanted)
-        blocks = list(islice(space.blocks(), request.wanted))
+        space = FreeSpace(inside, request.parent, request.length, None)  # counts every block
+        blocks = list(islice(space.blocks(), request.wanted))  # makes only the first K
         if len(blocks) < request.wanted:  # the blocks are all taken: the count is exact
             raise NothingAllocated(space.blocks_of_length)
     except sqlite3.Error as error:
-        raise _failed(database, error, "read") from error
+        raise _failed(database, error, reading=True) from error
     names = ", ".join(map(quote_identifier, columns))
     marks = ", ".join("?" * len(columns))
     insert = f"INSERT INTO {table} ({names}) VALUES ({marks})"
@@ -155,7 +155,7 @@ def allocate(connection: sqlite3.Connection, database: Path, request: Request) -
             allocations.append(Allocation(cast(int, cursor.lastrowid), text))
         connection.execute("COMMIT")
     except sqlite3.Error as error:
-        raise _failed(database, error, "write") from error
+        raise _failed(database, error, reading=False) from error
     return allocations
 
 
@@ -230,17 +230,17 @@ def _insert_columns(connection: sqlite3.Connection, database: Path, request: Req
     return columns
 
 
-def _failed(database: Path, error: sqlite3.Error, doing: str) -> RunError:
+def _failed(database: Path, error: sqlite3.Error, *, reading: bool) -> RunError:
     """The one line for an error of SQLite's, naming the file; nothing was committed."""
     text = str(error)
-    if "locked" in text or "busy" in text:
+    if "locked" in text:  # SQLite's words for SQLITE_BUSY and SQLITE_LOCKED
         return RunError(
             f"database {shown(database)} is locked: another writer held it past the timeout "
             f"(--timeout); nothing allocated"
         )
     if isinstance(error, sqlite3.IntegrityError):
         return RunError(f"cannot insert into {shown(database)}: {text}; nothing allocated")
-    if doing == "read":
+    if reading:
         return unreadable(database, error)
     return RunError(f"cannot write database {shown(database)}: {text}; nothing allocated")
 
@@ -344,7 +344,7 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
+        value = math.nan  # refused below, as "nan" is
     if not 0 <= value <= MAX_TIMEOUT_SECONDS:  # NaN fails too
         raise argparse.ArgumentTypeError(
             f"must be seconds from 0 to {MAX_TIMEOUT_SECONDS:g}, not {text!r}"

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -444,7 +445,7 @@ def test_a_database_locked_past_the_timeout_exits_1_and_inserts_nothing(shipped:
     holder = sqlite3.connect(shipped, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        completed = run("10.0.0.0/8", "--length", "16", "--timeout", "0.2", "--db", str(shipped))
+        completed = run("10.0.0.0/8", "--length", "16", "--timeout", "0", "--db", str(shipped))
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -565,22 +566,35 @@ def test_a_commit_that_fails_is_one_line_and_nothing_is_kept(shipped: Path) -> N
     assert rows(shipped) == before
 
 
-def test_help_says_it_writes(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_says_what_allocate_does_and_what_each_option_does(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IPAM_DB", raising=False)
+    monkeypatch.setenv("COLUMNS", "1000")  # no line wrapped
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
-    text = capsys.readouterr().out
-    for word in (
-        "--length",
-        "--count",
-        "--set",
-        "--timeout",
-        "--json",
-        "--db",
-        "IPAM_DB",
-        "read-write",
+    text = " ".join(capsys.readouterr().out.split())  # one line
+    assert text.startswith(
+        "usage: python -m ipam allocate [-h] [--db DB] --length N [--count K] "
+        "[--set COLUMN=VALUE] [--timeout SECONDS] [--json] PARENT "
+        "Take the first K free /N blocks inside PARENT (those 'free PARENT --length N --limit K' "
+        "shows) and insert one row per block, in one write transaction that locks out every "
+        "other writer from its read to its commit: no two callers ever get the same block. "
+        "Opens the database read-write: the one command that does. Exit status 3: fewer than K "
+        "blocks free, nothing inserted. "
+    )
+    for line in (
+        "PARENT the network to allocate inside, as in the table (it need not be in it)",
+        "--db DB SQLite database with the prefixes table (env IPAM_DB, default "
+        "database/prefixes.db)",
+        "--length N the prefix length of the blocks, from PARENT's length to 32 (IPv6: 128)",
+        "--count K how many blocks, all or none, at most 1,000,000 (default 1)",
+        "--set COLUMN=VALUE a value for another column of the new rows, as text (repeatable)",
+        "--timeout SECONDS how long to wait for other writers, in seconds (default 120)",
+        '--json JSON Lines: {"id": ..., "prefix": ...} per new row',
     ):
-        assert word in text
+        assert line in text
 
 
 def test_only_allocate_opens_a_database_read_write() -> None:
@@ -682,3 +696,61 @@ def test_the_largest_count_is_answered_without_making_every_block(shipped: Path)
     )
     completed = run("::/0", "--length", "128", "--count", "3", "--json", "--db", str(shipped))
     assert completed.stdout.splitlines()[-1] == '{"id": 31, "prefix": "::2/128"}'
+
+
+def test_set_in_this_process_leaves_other_nullable_columns_null(tmp_path: Path) -> None:
+    """A value may hold '=': the column is what comes before the first one."""
+    database = make_database(
+        tmp_path / "p.db", [], "id INTEGER PRIMARY KEY, prefix TEXT, note TEXT, vlan INTEGER"
+    )
+    completed = run("10.0.0.0/8", "--length", "8", "--set", "note=a=b, 'c'", "--db", str(database))
+    assert (completed.returncode, completed.stderr) == (0, "")
+    assert rows(database, "id, prefix, note, vlan") == [(1, "10.0.0.0/8", "a=b, 'c'", None)]
+    completed = run("11.0.0.0/8", "--length", "8", "--set", "VLAN=12", "--db", str(database))
+    assert rows(database, "vlan, typeof(vlan)")[-1] == (12, "integer")  # the column's affinity
+
+
+def test_a_block_as_long_as_parent_and_the_longest_wait(shipped: Path) -> None:
+    completed = run("10.30.0.0/16", "--length", "16", "--timeout", "3600", "--db", str(shipped))
+    assert (completed.returncode, completed.stdout) == (0, "10.30.0.0/16        id 29\n")
+
+
+def test_a_directory_this_process_may_not_write_is_named_in_process(
+    shipped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ipam.allocate.os, "access", lambda path, mode: path == shipped)
+    completed = run("10.0.0.0/8", "--length", "16", "--db", str(shipped))
+    assert completed.returncode == 1
+    assert completed.stderr == (
+        f"python -m ipam allocate: cannot write database {shipped}: permission denied on the "
+        f"directory of it (this process runs as uid {os.geteuid()}; SQLite writes its journal "
+        "beside it)\n"
+    )
+
+
+def test_the_connection_waits_as_told_and_leaves_transactions_to_allocate(shipped: Path) -> None:
+    connection = connect_read_write(shipped, 7.5)
+    try:
+        assert connection.execute("PRAGMA busy_timeout").fetchone() == (7500,)
+        assert connection.isolation_level is None  # autocommit: allocate says BEGIN and COMMIT
+    finally:
+        connection.close()
+
+
+def test_a_writer_that_commits_within_the_timeout_is_waited_for(shipped: Path) -> None:
+    """allocate waits for the lock, then reads the table the other writer left; and SQLite's
+    own busy timeout is back for its commit."""
+    holder = sqlite3.connect(shipped, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO prefixes (prefix) VALUES ('10.10.0.0/24')")
+    release = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    connection = connect_read_write(shipped, 60.0)
+    try:
+        allocations = allocate(connection, shipped, Request(key("10.10.0.0/16"), 24, 1))
+        assert connection.execute("PRAGMA busy_timeout").fetchone() == (60000,)
+    finally:
+        connection.close()
+        release.join()
+        holder.close()
+    assert allocations == [Allocation(30, "10.10.6.0/24")]  # 10.10.0.0/24 was taken meanwhile
