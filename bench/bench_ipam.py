@@ -15,6 +15,12 @@ it with ``ipam.output``; only the parent computation differs:
 Beside them, the views (``tree``, ``free``), each timed the same way, as ratios to ipam's path,
 and netaddr answering ``free 0.0.0.0/0`` (checked to give the same blocks).
 
+Then ``allocate`` (``--no-allocate`` skips it, ``--allocate-only`` runs only it), on copies of the
+generated table: as whole processes, ``allocate 0.0.0.0/0 --length 24 --count 100`` against
+``free 0.0.0.0/0 --length 24 --limit 100``, and ``tree --free`` against ``tree``; how long one
+allocate holds the write lock; and 24 callers started at once (the time until the last commits,
+the longest wait for the lock).
+
 Data sets: a generated realistic IPv4+IPv6 hierarchy with duplicates (deterministic seed, cached in
 bench/.data/), and the RouteViews pfx2as tables in ../shared/bench/ when present.
 
@@ -40,9 +46,11 @@ import contextlib
 import filecmp
 import gzip
 import ipaddress
+import json
 import os
 import random
 import resource
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -233,6 +241,112 @@ def peak_rss_mib() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+# -- allocate: its time against free's, the write lock's, and 24 callers at once.
+
+# Whole processes, output to /dev/null, interleaved round by round: (name, ipam arguments).
+# allocate runs on a fresh copy of the table each time (it writes), free on the same copy.
+ALLOCATE_RUNS = (
+    (
+        "free 0.0.0.0/0 --length 24 --limit 100",
+        ["free", "0.0.0.0/0", "--length", "24", "--limit", "100"],
+    ),
+    (
+        "allocate 0.0.0.0/0 --length 24 --count 100",
+        ["allocate", "0.0.0.0/0", "--length", "24", "--count", "100"],
+    ),
+    ("tree", ["tree"]),
+    ("tree --free", ["tree", "--free"]),
+)
+CALLERS = 24
+
+
+def timed_allocate(database: Path, count: int) -> dict[str, float]:
+    """One allocate in this process, with the times of its transaction: when it asked for the
+    write lock, got it, and committed (time.time(), comparable across processes)."""
+    from ipam.allocate import DEFAULT_TIMEOUT_SECONDS, Request, allocate, connect_read_write  # noqa: PLC0415
+    from ipam.networks import network_key  # noqa: PLC0415
+
+    times: dict[str, float] = {}
+
+    class Timed:
+        def __init__(self, connection: sqlite3.Connection) -> None:
+            self.connection = connection
+
+        def execute(self, sql: str, *parameters: object) -> sqlite3.Cursor:
+            if sql == "BEGIN IMMEDIATE":
+                times.setdefault("asked", time.time())
+            cursor = self.connection.execute(sql, *parameters)  # type: ignore[arg-type]
+            if sql in ("BEGIN IMMEDIATE", "COMMIT"):
+                times["locked" if sql != "COMMIT" else "committed"] = time.time()
+            return cursor
+
+    connection = connect_read_write(database, DEFAULT_TIMEOUT_SECONDS)
+    try:
+        parent = network_key("0.0.0.0/0")
+        assert isinstance(parent, int)
+        allocate(Timed(connection), database, Request(parent, 24, count))  # type: ignore[arg-type]
+    finally:
+        connection.close()
+    return times
+
+
+def bench_allocate(database: Path, repeat: int) -> None:
+    print(f"\n## allocate and tree --free on {database.name}", flush=True)
+    copy = DATA_DIR / "allocate.db"
+    best: dict[str, float] = {}
+    for round_number in range(repeat):
+        for name, arguments in ALLOCATE_RUNS:
+            shutil.copyfile(database, copy)
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "ipam", *arguments, "--db", str(copy)],
+                cwd=REPO_ROOT,
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
+            seconds = time.perf_counter() - started
+            best[name] = min(best.get(name, seconds), seconds)
+            print(f"  round {round_number + 1}, {name}: {seconds:.2f} s", flush=True)
+    names = [name for name, _arguments in ALLOCATE_RUNS]
+    print(f"  {names[1]}: {best[names[1]] / best[names[0]]:.2f}x {names[0]} (target: at most 1.5x)")
+    print(f"  {names[3]}: {best[names[3]] / best[names[2]]:.2f}x {names[2]} (target: at most 1.5x)")
+    holds = []
+    for _round in range(repeat):  # in a fresh child, as the callers below
+        shutil.copyfile(database, copy)
+        child = [sys.executable, __file__, "--child", "allocate-timed", str(copy), "100"]
+        times = json.loads(subprocess.run(child, stdout=subprocess.PIPE, check=True).stdout)
+        holds.append(times["committed"] - times["locked"])
+    print(
+        f"  the write lock held by one allocate of 100 /24s: best {min(holds):.2f} s, "
+        f"worst {max(holds):.2f} s"
+    )
+    shutil.copyfile(database, copy)
+    started = time.time()
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--child", "allocate-timed", str(copy), "1"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(CALLERS)
+    ]
+    results = [json.loads(child.communicate()[0]) for child in children]
+    if any(child.returncode for child in children):
+        raise SystemExit("a concurrent allocate failed")
+    total = max(result["committed"] for result in results) - started
+    waits = [result["locked"] - result["asked"] for result in results]
+    held = [result["committed"] - result["locked"] for result in results]
+    with contextlib.closing(sqlite3.connect(copy)) as connection:
+        blocks = connection.execute("SELECT count(DISTINCT prefix) FROM prefixes").fetchone()[0]
+        rows = connection.execute("SELECT count(*) FROM prefixes").fetchone()[0]
+    copy.unlink()
+    print(
+        f"  {CALLERS} callers at once, one /24 each: all done {total:.1f} s after the start, "
+        f"the longest wait for the lock {max(waits):.1f} s, the lock held {min(held):.2f}-"
+        f"{max(held):.2f} s each; {rows:,} rows after, {blocks:,} distinct prefixes"
+    )
 
 
 # -- The page: what writing output/prefixes.html costs a run, and how fast it is in a browser.
@@ -508,6 +622,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-routeviews", action="store_true", help="skip the RouteViews tables")
     parser.add_argument("--no-page", action="store_true", help="skip the page's figures")
     parser.add_argument(
+        "--no-allocate", action="store_true", help="skip allocate's and tree --free's figures"
+    )
+    parser.add_argument(
+        "--allocate-only", action="store_true", help="only allocate's and tree --free's figures"
+    )
+    parser.add_argument(
         "--pipelines",
         nargs="+",
         choices=list(PIPELINES),
@@ -520,6 +640,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.child:
         name, database, output = arguments.child
+        if name == "allocate-timed":
+            print(json.dumps(timed_allocate(Path(database), int(output))))  # OUTPUT: the count
+            return 0
         if name in VIEWS:
             seconds = run_view(name, Path(database), Path(output))
         elif name in PAGE_RUNS:
@@ -539,7 +662,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not generated.exists():
         print(f"generating {arguments.rows:,} rows into {generated} ...", flush=True)
         write_database(generated, generate_prefixes(arguments.rows, arguments.seed))
+    if arguments.allocate_only:
+        bench_allocate(generated, arguments.repeat)
+        return 0
     table += bench_data_set("generated", generated, arguments.repeat, pipelines)
+    if not arguments.no_allocate:
+        bench_allocate(generated, arguments.repeat)
     if not arguments.no_page:
         bench_page(generated, arguments.repeat)
 

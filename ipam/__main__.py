@@ -1,6 +1,7 @@
 """Command line: ``python -m ipam`` (the daemon), ``python -m ipam --once``, or a view:
 ``python -m ipam tree`` (the prefix hierarchy, ``ipam/tree.py``), ``python -m ipam free`` (the
-free space inside a prefix, ``ipam/free.py``)."""
+free space inside a prefix, ``ipam/free.py``); or ``python -m ipam allocate`` (take free blocks
+and record them, ``ipam/allocate.py``: the one command that writes to the database)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,9 @@ DEFAULT_HTML = page.FILE_NAME  # beside the JSON file
 HTML_OFF = "off"  # IPAM_HTML=off (or --html off): no page, as --no-html
 DEFAULT_HEARTBEAT = "/tmp/ipam.heartbeat"
 DEFAULT_INTERVAL_SECONDS = cli.DEFAULT_INTERVAL_SECONDS
-# The views: a command word and the module whose main() takes the rest of the arguments.
-# Imported only when asked for, so the daemon never loads them.
-VIEWS = {"tree": "ipam.tree", "free": "ipam.free"}
+# The commands: a word and the module whose main() takes the rest of the arguments. Imported
+# only when asked for, so the daemon never loads them.
+VIEWS = {"tree": "ipam.tree", "free": "ipam.free", "allocate": "ipam.allocate"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Write every row of the prefixes table to OUTPUT as JSON, each with its closest parent "
         "prefix (the longest other network in the table that contains it). Without --once, runs "
         "at start and then every interval until SIGTERM/SIGINT. 'python -m ipam tree --help': "
-        "the prefix hierarchy; 'python -m ipam free --help': the free space inside a prefix.",
+        "the prefix hierarchy; 'python -m ipam free --help': the free space inside a prefix; "
+        "'python -m ipam allocate --help': take free blocks and record them.",
         database=DEFAULT_DB,
         heartbeat=DEFAULT_HEARTBEAT,
         exits="0 ok, invalid rows included; 1 failed",

@@ -44,7 +44,7 @@ from ipam.view import (
     write_lines,
 )
 
-__all__ = ["EXIT_NOTHING_FREE", "FreeSpace", "free_blocks", "main"]
+__all__ = ["EXIT_NOTHING_FREE", "FreeSpace", "aligned_blocks", "free_blocks", "main"]
 
 PROG = "python -m ipam free"
 EXIT_NOTHING_FREE = 3  # as NetBox and phpIPAM answer an allocation with no room
@@ -63,14 +63,14 @@ def free_blocks(hierarchy: Hierarchy, root: int) -> Iterator[int]:
     while position < stop:
         key = keys[position]
         start = key >> LENGTH_BITS & ADDRESS_BITS
-        yield from _aligned_blocks(version, cursor, start)
+        yield from aligned_blocks(version, cursor, start)
         cursor = start + addresses(key)
         # Sorted keys put a network's subtree right after it: jump over it in one bisection.
         position = bisect_right(keys, end_key(key), position + 1, stop)
-    yield from _aligned_blocks(version, cursor, root_end)
+    yield from aligned_blocks(version, cursor, root_end)
 
 
-def _aligned_blocks(version: int, start: int, stop: int) -> Iterator[int]:
+def aligned_blocks(version: int, start: int, stop: int) -> Iterator[int]:
     """The fewest CIDR blocks that cover the addresses from ``start`` to ``stop`` (excluded),
     in order, as keys: each the largest block aligned where the last one ended that fits."""
     width = 128 if version else 32

@@ -50,15 +50,8 @@ def read_prefix_table(database: Path) -> PrefixTable:
             for needed in (ID_COLUMN, PREFIX_COLUMN):
                 if needed not in (column.lower() for column in columns):
                     raise RunError(f"table {TABLE!r} in {database} has no {needed!r} column")
-            try:
-                rows = _all_rows(connection)
-            except sqlite3.OperationalError as error:
-                if "decode" not in str(error):
-                    raise
-                # Text that is not UTF-8 must not sink the whole table: read it again with
-                # U+FFFD for the bad bytes (slower: a Python call per text value).
-                connection.text_factory = _lenient_text
-                rows = _all_rows(connection)
+            table, key = quote_identifier(TABLE), quote_identifier(ID_COLUMN)
+            rows = select_all(connection, f"SELECT * FROM {table} ORDER BY {key}")
         finally:
             connection.close()
     except sqlite3.Error as error:
@@ -66,9 +59,17 @@ def read_prefix_table(database: Path) -> PrefixTable:
     return PrefixTable(columns, rows)
 
 
-def _all_rows(connection: sqlite3.Connection) -> list[tuple[object, ...]]:
-    table, key = quote_identifier(TABLE), quote_identifier(ID_COLUMN)
-    return connection.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()
+def select_all(connection: sqlite3.Connection, query: str) -> list[tuple[object, ...]]:
+    """Every row the query returns, text that is not UTF-8 included."""
+    try:
+        return connection.execute(query).fetchall()
+    except sqlite3.OperationalError as error:
+        if "decode" not in str(error):
+            raise
+        # Text that is not UTF-8 must not sink the whole table: read it again with U+FFFD for
+        # the bad bytes (slower: a Python call per text value).
+        connection.text_factory = _lenient_text
+        return connection.execute(query).fetchall()
 
 
 def _lenient_text(raw: bytes) -> str:

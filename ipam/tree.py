@@ -53,6 +53,7 @@ from itertools import islice
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
+from ipam.free import aligned_blocks
 from ipam.hierarchy import (
     IPV4_SIZES,
     IPV6_SIZES,
@@ -63,7 +64,7 @@ from ipam.hierarchy import (
     closest_container,
     positions_inside,
 )
-from ipam.networks import IPV6_BIT, LENGTH_MASK, network_text
+from ipam.networks import ADDRESS_BITS, IPV6_BIT, LENGTH_BITS, LENGTH_MASK, network_text
 from ipam.report import json_value
 from ipam.store import read_prefix_table
 from ipam.view import (
@@ -94,6 +95,7 @@ class Node(NamedTuple):
     used: int  # the addresses of its children, summed: exact, as the percentages are computed
     size: int  # its own addresses (2**128 for ::/0)
     last: bool  # no later node has the same parent (the drawing's corner rather than tee)
+    free: bool = False  # a free block among its parent's children (``--free``), not a row
 
     @property
     def utilization(self) -> float:
@@ -152,9 +154,16 @@ class PrefixTree:
                     followed[latest[depth]] = 1
                 latest[depth] = position
 
-    def nodes(self, root: int | None = None, max_depth: int | None = None) -> Iterator[Node]:
+    def nodes(
+        self, root: int | None = None, max_depth: int | None = None, free: bool = False
+    ) -> Iterator[Node]:
         """The nodes in order: those inside the ``root`` network key, root included, and of
-        depth below ``max_depth``; None for either: no limit. Depths stay the table's."""
+        depth below ``max_depth``; None for either: no limit. Depths stay the table's.
+
+        With ``free``, each node with children also has its maximal free blocks (``free``'s
+        for that node) among them, in address order, as nodes with ``free`` set and no ids: the
+        gaps between its children, found as the children go by, so at no extra walk.
+        """
         keys, ids, duplicates = self._keys, self._ids, self._duplicates
         parents, depths, children, used = self._parents, self._depths, self._children, self._used
         followed = self._followed
@@ -165,6 +174,7 @@ class PrefixTree:
         limit = 256 if max_depth is None else max_depth
         texts = [""] * 129  # texts[depth]: the prefix of the last node yielded at that depth
         new_tuple = tuple.__new__
+        gaps = _Gaps(limit) if free else None
         position = start
         while position < stop:
             first = position
@@ -185,6 +195,10 @@ class PrefixTree:
                 parent_text = network_text(keys[parent])
             key = keys[first]
             text = texts[depth] = network_text(key)
+            last = not followed[first]
+            if gaps is not None:
+                free_nodes, last = gaps.enter(key, text, depth, last, used[first])
+                yield from free_nodes
             # Node(...) without the NamedTuple's own __new__, a Python function: half the cost.
             yield new_tuple(
                 Node,
@@ -196,9 +210,12 @@ class PrefixTree:
                     children[first],
                     used[first],
                     addresses(key),
-                    not followed[first],
+                    last,
+                    False,
                 ),
             )
+        if gaps is not None:
+            yield from gaps.leave(-1)
 
     def chain(self, key: int) -> list[Node]:
         """The nodes containing the key's network, outermost first: its ancestors, and itself
@@ -213,6 +230,60 @@ class PrefixTree:
             chain.append(node._replace(last=True))  # drawn alone under its parent
             position = parents[position]
         return chain[::-1]
+
+
+class _Gaps:
+    """The free blocks of the nodes shown (``nodes(free=True)``), found as their children go by:
+    the gaps between the children of a node, before the first and after the last, cut into
+    aligned blocks (``free``'s own cut)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # the depth below which nodes are shown
+        # The shown nodes with children and free space whose subtree is not over yet, innermost
+        # last: [depth, text, the first address not yet known to be used, end address, version].
+        self.open: list[list] = []
+
+    def enter(
+        self, key: int, text: str, depth: int, last: bool, used: int
+    ) -> tuple[list[Node], bool]:
+        """The free blocks before the node about to be shown, and whether it is the last child
+        (a free block may come after the last child node). ``used``: its children's addresses."""
+        begin = key >> LENGTH_BITS & ADDRESS_BITS
+        size = addresses(key)
+        end = begin + size
+        gaps = self.open
+        free_nodes = self.leave(depth) if gaps and gaps[-1][0] >= depth else []
+        if gaps and gaps[-1][0] == depth - 1:  # the parent, shown with its free blocks
+            parent = gaps[-1]
+            free_nodes += _free_nodes(parent, begin)
+            parent[2] = end
+            last = last and end == parent[3]
+        if 0 < used < size and depth + 1 < self.limit:  # children, free space, both shown
+            gaps.append([depth, text, begin, end, key & IPV6_BIT])
+        return free_nodes, last
+
+    def leave(self, depth: int) -> list[Node]:
+        """The free blocks after the last child of the nodes whose subtree is over, now that a
+        node of ``depth`` comes (-1: the end)."""
+        gaps = self.open
+        free_nodes: list[Node] = []
+        while gaps and gaps[-1][0] >= depth:
+            free_nodes += _free_nodes(gaps.pop(), None)
+        return free_nodes
+
+
+def _free_nodes(gap: list, stop: int | None) -> list[Node]:
+    """The free blocks of a node from its cursor up to ``stop``, the start of its next child
+    (None: the node's end, after its last child; the last block is then the last child)."""
+    depth, parent, cursor, end, version = gap
+    texts = map(network_text, aligned_blocks(version, cursor, end if stop is None else stop))
+    new_tuple, child_depth = tuple.__new__, depth + 1
+    nodes = [
+        new_tuple(Node, (text, [], child_depth, parent, 0, 0, 0, False, True)) for text in texts
+    ]
+    if stop is None and nodes:
+        nodes[-1] = nodes[-1]._replace(last=True)
+    return nodes
 
 
 def build_tree(prefixes: Sequence[object], ids: Sequence[object]) -> PrefixTree:
@@ -262,7 +333,7 @@ def text_lines(
     # guides[level]: what comes before the connector of a child of the last node drawn at that
     # level, which is its parent: preorder draws a subtree right after its top.
     guides = [""] * 130
-    for prefix, ids, depth, _parent, children, used, size, last in nodes:
+    for prefix, ids, depth, _parent, children, used, size, last, free in nodes:
         if top < 0:
             top = depth
             guides[0] = " " * (4 * top)
@@ -274,6 +345,9 @@ def text_lines(
                 guides[level] = before + (drawing.blank if last else drawing.pipe)
         else:
             line = guides[0] + prefix
+        if free:
+            yield f"{line:<34}  free"
+            continue
         if len(ids) == 1 and type(ids[0]) is int:  # the usual INTEGER PRIMARY KEY
             id_text = f"id {ids[0]}"
         else:
@@ -293,7 +367,13 @@ def _one_line(text: str) -> str:
 
 def json_lines(nodes: Iterable[Node], invalid_rows: Iterable[InvalidRow]) -> Iterator[str]:
     """One JSON object per node, then one per invalid row: what ``json.dumps`` writes."""
-    for prefix, ids, depth, parent, children, used, size, _last in nodes:
+    for prefix, ids, depth, parent, children, used, size, _last, free in nodes:
+        if free:  # always under a node: it has a parent
+            yield (
+                f'{{"prefix": "{prefix}", "free": true, "depth": {depth}, '
+                f'"parent_prefix": "{parent}"}}'
+            )
+            continue
         if len(ids) == 1 and type(ids[0]) is int:  # the usual INTEGER PRIMARY KEY
             ids_json = f"[{ids[0]}]"
         else:
@@ -342,6 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the nodes containing it, root first, closest last; exit 3 when none does",
     )
     parser.add_argument(
+        "--free",
+        action="store_true",
+        help="also the free blocks of each node with children, among them, marked free",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="JSON Lines: one object per node, then per invalid row"
     )
     return parser
@@ -350,14 +435,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.contains is not None and (args.root is not None or args.depth is not None):
-        parser.error("--contains cannot be combined with --root or --depth")
+    if args.contains is not None and (args.root, args.depth, args.free) != (None, None, False):
+        parser.error("--contains cannot be combined with --root, --depth or --free")
     return run_view(PROG, partial(_show, args))
 
 
 def _show(args: argparse.Namespace, stdout: TextIO) -> int:
     tree = read_tree(args.db)
-    nodes: Iterable[Node] = tree.nodes(args.root, args.depth)
+    nodes: Iterable[Node] = tree.nodes(args.root, args.depth, args.free)
     invalid_rows: list[InvalidRow] = tree.invalid_rows
     if args.contains is not None:
         nodes, invalid_rows = tree.chain(args.contains), []

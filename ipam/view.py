@@ -31,9 +31,13 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 _LINES_PER_WRITE = 1000
 
 
-def view_parser(command: str, description: str) -> argparse.ArgumentParser:
+def view_parser(
+    command: str,
+    description: str,
+    parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
+) -> argparse.ArgumentParser:
     """A parser for ``python -m ipam COMMAND`` with the ``--db`` flag every view has."""
-    parser = argparse.ArgumentParser(prog=f"python -m ipam {command}", description=description)
+    parser = parser_class(prog=f"python -m ipam {command}", description=description)
     parser.add_argument(
         "--db",
         type=Path,

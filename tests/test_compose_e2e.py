@@ -364,6 +364,19 @@ class TestQuickStart:
             touch = stack.call("exec", "-T", service, "touch", "/app/servicekit/x")
             assert touch.returncode != 0 and "Read-only file system" in touch.stderr, service
 
+    def test_allocate_in_the_stack_says_in_one_line_to_run_it_on_the_host(
+        self, stack: Stack
+    ) -> None:
+        """database/ is mounted read-only: the one command that writes to it says so."""
+        completed = stack.call(
+            "exec", "-T", "ipam", "python", "-m", "ipam", "allocate", "10.10.0.0/16",
+            "--length", "24",
+        )  # fmt: skip
+        assert completed.returncode == 1, completed.stderr
+        (line,) = completed.stderr.splitlines()
+        assert line.startswith("python -m ipam allocate: cannot write database "), line
+        assert "is on a read-only file system" in line and "run allocate on the host" in line
+
     def test_the_coverage_command_works_and_its_results_belong_to_the_owner(
         self, stack: Stack
     ) -> None:

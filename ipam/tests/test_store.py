@@ -11,7 +11,7 @@ import pytest
 
 import ipam.store
 from ipam.service import run_once
-from ipam.store import read_prefix_table
+from ipam.store import read_prefix_table, select_all
 from ipam.tests.helpers import REPO_ROOT, add_row, make_database
 from servicekit.runs import RunError
 from servicekit.tests.helpers import (
@@ -88,10 +88,10 @@ def test_other_read_errors_name_the_table_and_the_cause(
         connection.execute(f"PRAGMA journal_mode={journal_mode}")
     connection.close()
 
-    def failing_read(connection: sqlite3.Connection) -> list[tuple[object, ...]]:
+    def failing_read(connection: sqlite3.Connection, query: str) -> list[tuple[object, ...]]:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(ipam.store, "_all_rows", failing_read)
+    monkeypatch.setattr(ipam.store, "select_all", failing_read)
     with pytest.raises(RunError) as raised:
         read_prefix_table(database)
     assert str(raised.value) == f"cannot read database {database}: disk I/O error"
@@ -313,3 +313,12 @@ def test_a_column_dropped_between_the_column_list_and_the_rows_is_not_seen(
     assert dropped == (["dropped"] if journal_mode == "WAL" else ["database is locked"])
     assert table.columns == ("id", "site", "prefix")
     assert table.rows == [(1, "hq", "10.0.0.0/8"), (2, "lab", "10.1.0.0/16")]
+
+
+def test_select_all_lets_other_errors_through(tmp_path: Path) -> None:
+    """Only text that is not UTF-8 is read again; any other error is the caller's to report."""
+    database = make_database(tmp_path / "prefixes.db", [(1, "10.0.0.0/8")])
+    connection = sqlite3.connect(database)
+    with pytest.raises(sqlite3.OperationalError, match="no such table: missing"):
+        select_all(connection, "SELECT * FROM missing")
+    connection.close()

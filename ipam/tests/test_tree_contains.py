@@ -55,14 +55,14 @@ def test_nothing_contains_it_exits_3_saying_so(capsys: pytest.CaptureFixture[str
     assert run(capsys, "--contains", "::ffff:10.10.1.77")[0] == 3  # IPv6, never IPv4 space
 
 
-@pytest.mark.parametrize("other", [["--root", "10.0.0.0/8"], ["--depth", "2"]])
-def test_contains_is_not_combined_with_root_or_depth(
+@pytest.mark.parametrize("other", [["--root", "10.0.0.0/8"], ["--depth", "2"], ["--free"]])
+def test_contains_is_not_combined_with_root_depth_or_free(
     capsys: pytest.CaptureFixture[str], other: list[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
         run(capsys, "--contains", "10.10.1.77", *other)
     assert exit_info.value.code == 2
-    assert "--contains cannot be combined with --root or --depth" in capsys.readouterr().err
+    assert "--contains cannot be combined with --root, --depth or --free" in capsys.readouterr().err
 
 
 def test_not_a_network_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
