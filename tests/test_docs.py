@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
@@ -221,3 +222,23 @@ def test_the_readmes_free_example_is_what_the_command_prints(
     assert ipam.free.main(["--db", str(ROOT / "database" / "prefixes.db"), prefix]) == 0
     blocks = [line.split()[0] for line in capsys.readouterr().out.splitlines()[:-1]]
     assert blocks == re.findall(r"`([^`]+)`", shown)
+
+
+def test_the_readmes_allocate_example_is_what_the_command_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a copy of the shipped database, as the README says: the shipped one is the exercise's."""
+    import ipam.allocate  # noqa: PLC0415
+
+    text = " ".join(README.read_text(encoding="utf-8").split())  # the example spans line breaks
+    match = re.search(
+        r"`cp database/prefixes\.db (\S+) && python -m ipam allocate ([^`]+)` prints `([^`]+)`",
+        text,
+    )
+    assert match, "README.md shows no `cp ... && python -m ipam allocate ...` prints `...` example"
+    copy, arguments, shown = match.groups()
+    database = tmp_path / "copy.db"
+    shutil.copyfile(ROOT / "database" / "prefixes.db", database)
+    arguments = arguments.replace(copy, str(database))
+    assert ipam.allocate.main(arguments.split()) == 0
+    assert capsys.readouterr().out.split() == shown.split()
