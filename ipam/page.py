@@ -10,8 +10,9 @@ distinct valid network) in key order, which is preorder (IPv4 before IPv6):
 
 - ``l``: the prefix length;
 - ``p``: how many nodes back the parent is (0: a root);
-- ``a``: the network address minus the parent's (a root's: minus 0), a number for IPv4 and a hex
-  string for IPv6 (the browser makes BigInts of those only for arithmetic);
+- ``a``: the network address minus the parent's (a root's: minus 0), counted in blocks of the
+  node's size (the difference is always a multiple of it): a number, or a ``0x`` hex string
+  past 2**53 (IPv6 only; the browser makes BigInts of IPv6 addresses when it needs them);
 - ``i``: the ids, a number for the usual one integer id, else a list of the stored values.
 
 From those the page derives parent, depth, children, utilization, free blocks and the search.
@@ -207,20 +208,22 @@ class _Nodes:
         return [str(node - parent) if parent >= 0 else "0" for node, parent in zip(chunk, parents)]
 
     def address_offsets(self, chunk: range) -> list[str]:
-        """Each node's address minus its parent's: a number (IPv4) or a hex string (IPv6).
+        """Each node's address minus its parent's, in blocks of the node's own size: a number,
+        or for IPv6 past 2**53 a hex string.
 
         The keys of a node and its parent hold the same version bit and a shorter length byte
         for the parent, so their difference shifted past the length byte is the difference of
-        their addresses.
+        their addresses, a multiple of the node's size: counted in those, a child of a chain
+        is 0 or 1, not 29 hex digits.
         """
         first_keys = self.first_keys
+        width = LENGTH_BITS + (32 if chunk.start < self.ipv4 else 128)
         offsets = [
-            (key - first_keys[parent] if parent >= 0 else key & _ADDRESS_BITS) >> LENGTH_BITS
+            (key - first_keys[parent] if parent >= 0 else key & _ADDRESS_BITS)
+            >> (width - (key & LENGTH_MASK))
             for key, parent in zip(first_keys[chunk.start : chunk.stop], self._parent_nodes(chunk))
         ]
-        if chunk.start < self.ipv4:
-            return list(map(str, offsets))
-        return [f'"{offset:x}"' for offset in offsets]
+        return [str(offset) if offset < _SAFE_INT else f'"{offset:#x}"' for offset in offsets]
 
     def ids(self, chunk: range) -> list[str]:
         """A number for the usual one integer id, else the list of the stored ids."""

@@ -60,7 +60,8 @@ def decoded_nodes(data: dict) -> list[tuple[str, list[object], int, str | None, 
     ):
         parent = node - up if up else -1
         ipv6 = node >= data["ipv4"]
-        address = (addresses[parent] if up else 0) + (int(offset, 16) if ipv6 else offset)
+        blocks = int(offset, 16) if isinstance(offset, str) else offset  # counted in its size
+        address = (addresses[parent] if up else 0) + (blocks << ((128 if ipv6 else 32) - length))
         addresses.append(address)
         if up:
             children[parent] += 1
