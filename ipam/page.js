@@ -8,7 +8,7 @@
 // row and the open nodes along it: opening a node of 500,000 children adds one entry to a map.
 (function () {
   const data = JSON.parse(document.getElementById("ipam-data").textContent);
-  const lengths = data.l, ups = data.p, offsets = data.a, idColumn = data.i;
+  const lengths = data.l, rises = data.u, offsets = data.a, idColumn = data.i;
   const count = lengths.length, ipv4Count = data.ipv4;
   const FREE_SHOWN = 1000;
   const MARGIN = 12; // rows kept as elements above and below the view
@@ -26,14 +26,16 @@
   const address4 = new Float64Array(ipv4Count); // Numbers, no bitwise operators (2^31)
   const used4 = new Float64Array(ipv4Count);
   const address6 = new Array(count - ipv4Count); // BigInt, made on first use by address6Of
+  const path = new Int32Array(129); // the ancestors of the node before, by depth (/0 to /128)
   let rootCount = 0;
   for (let node = 0; node < count; node++) {
-    const up = ups[node];
-    const above = up ? node - up : -1;
+    const level = (node ? depth[node - 1] : -1) + 1 - rises[node];
+    const above = level ? path[level - 1] : -1;
+    path[level] = node;
     parent[node] = above;
     subtreeEnd[node] = node + 1;
+    depth[node] = level;
     if (above >= 0) {
-      depth[node] = depth[above] + 1;
       childIndex[node] = childCount[above]++;
     } else {
       childIndex[node] = rootCount++;

@@ -55,20 +55,23 @@ def decoded_nodes(data: dict) -> list[tuple[str, list[object], int, str | None, 
     nodes: list[tuple[str, list[object], int, str | None, int]] = []
     addresses: list[int] = []
     children = [0] * len(data["l"])
-    for node, (length, up, offset, ids) in enumerate(
-        zip(data["l"], data["p"], data["a"], data["i"])
+    path: list[int] = []  # the ancestors of the node before, and it, root first
+    for node, (length, rise, offset, ids) in enumerate(
+        zip(data["l"], data["u"], data["a"], data["i"])
     ):
-        parent = node - up if up else -1
+        depth = (nodes[node - 1][2] if node else -1) + 1 - rise
+        del path[depth:]
+        parent = path[-1] if depth else -1
+        path.append(node)
         ipv6 = node >= data["ipv4"]
         blocks = int(offset, 16) if isinstance(offset, str) else offset  # counted in its size
-        address = (addresses[parent] if up else 0) + (blocks << ((128 if ipv6 else 32) - length))
+        address = (addresses[parent] if depth else 0) + (blocks << ((128 if ipv6 else 32) - length))
         addresses.append(address)
-        if up:
+        if depth:
             children[parent] += 1
         network = ipaddress.ip_network((address, length)) if not ipv6 else None
         text = str(network or ipaddress.IPv6Network((address, length)))
-        depth = nodes[parent][2] + 1 if up else 0
-        parent_text = nodes[parent][0] if up else None
+        parent_text = nodes[parent][0] if depth else None
         nodes.append((text, ids if isinstance(ids, list) else [ids], depth, parent_text, 0))
     return [(*node[:4], children[index]) for index, node in enumerate(nodes)]
 
