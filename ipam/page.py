@@ -34,7 +34,7 @@ import os
 import stat
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import compress, islice, repeat
+from itertools import accumulate, compress, islice, repeat
 from operator import ne, sub
 from pathlib import Path
 from typing import NamedTuple
@@ -180,18 +180,18 @@ class _Nodes:
     def __init__(self, keys: Sequence[int], parents: Sequence[int], ids: Sequence[object]) -> None:
         self._ids = ids
         positions = len(keys)
-        # The first position of each node: where the key differs from the one before.
-        changes = compress(range(1, positions), map(ne, islice(keys, 1, None), keys))
-        self.firsts = [0, *changes] if positions else []
+        # A node starts where the key differs from the one before (True, counted as 1).
+        starts = [True, *map(ne, islice(keys, 1, None), keys)] if positions else []
+        self.firsts = list(compress(range(positions), starts))
         self.first_keys = list(map(keys.__getitem__, self.firsts))
         self.ipv4 = bisect_left(self.first_keys, IPV6_BIT)
         self._first_parents = list(map(parents.__getitem__, self.firsts))  # positions, or -1
-        self._node_of = [0] * positions  # the node of each first position (parents are those)
-        for node, position in enumerate(self.firsts):
-            self._node_of[position] = node
+        # The node of each position (parents are first positions): the starts up to it, less 1.
+        self._node_of = list(islice(accumulate(starts, initial=-1), 1, None))
         self._depths: list[int] = []  # each node's, from its parent's (parents come first)
-        for parent in self._parent_nodes(range(len(self.firsts))):
-            self._depths.append(self._depths[parent] + 1 if parent >= 0 else 0)
+        depths, node_of = self._depths, self._node_of
+        for parent in self._first_parents:
+            depths.append(depths[node_of[parent]] + 1 if parent >= 0 else 0)
         # Most tables have one integer id per row, each small enough for a JavaScript number.
         self._plain_ids = all(type(value) is int for value in ids) and (
             not ids or (min(ids) > -_SAFE_INT and max(ids) < _SAFE_INT)  # type: ignore[type-var,operator]
@@ -234,6 +234,8 @@ class _Nodes:
             >> (width - (key & LENGTH_MASK))
             for key, parent in zip(first_keys[chunk.start : chunk.stop], self._parent_nodes(chunk))
         ]
+        if chunk.start < self.ipv4:  # below 2**32
+            return list(map(str, offsets))
         return [str(offset) if offset < _SAFE_INT else f'"{offset:#x}"' for offset in offsets]
 
     def ids(self, chunk: range) -> list[str]:
