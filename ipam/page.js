@@ -8,7 +8,9 @@
 // row and the open nodes along it: opening a node of 500,000 children adds one entry to a map.
 (function () {
   const data = JSON.parse(document.getElementById("ipam-data").textContent);
-  const lengths = data.l, rises = data.u, offsets = data.a, idColumn = data.i;
+  const bytes = (base64) => (Uint8Array.fromBase64 ? Uint8Array.fromBase64(base64)
+    : Uint8Array.from(atob(base64), (character) => character.charCodeAt(0)));
+  const lengths = bytes(data.l), rises = bytes(data.u), offsets = data.a, idColumn = data.i;
   const count = lengths.length, ipv4Count = data.ipv4;
   const FREE_SHOWN = 1000;
   const MARGIN = 12; // rows kept as elements above and below the view
