@@ -109,6 +109,19 @@ def test_the_shipped_database_decodes_and_the_tree_comes_first_ipv4_then_ipv6() 
     assert all(":" in node[0] for node in nodes[data["ipv4"] :])
 
 
+def test_offsets_count_blocks_of_the_node_and_parents_are_levels_up() -> None:
+    """Addresses are offsets from the parent in the node's own blocks (a number, or hex text
+    past what a JavaScript number holds exactly); parents are levels up from the node before."""
+    values = ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.2.0.0/16", "11.0.0.0/8"]
+    values += ["2001:db8::/32", "2001:db8::/48", "2001:db8::1/128", "2001:db8:0:1::/64"]
+    values += ["3fff::1/128"]
+    data = embedded(page_bytes(values))
+    big = "0x3fff0000000000000000000000000001"
+    assert data["a"] == [10, 1, 2, 2, 11, 0x20010DB8, 0, 1, 1, big]
+    assert list(base64.b64decode(data["u"])) == [0, 0, 0, 2, 2, 1, 0, 0, 1, 3]
+    assert list(base64.b64decode(data["l"])) == [8, 16, 24, 16, 8, 32, 48, 128, 64, 128]
+
+
 def test_ids_javascript_cannot_hold_exactly_are_text() -> None:
     big = 2**53 + 1
     values = ["10.0.0.0/8", "10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16", "10.4.0.0/16"]
