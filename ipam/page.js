@@ -197,13 +197,9 @@
     if (cursor < stop) yield* split(cursor, stop, bits);
   }
 
-  function lowBit4(value) { // the largest power of two dividing an IPv4 address (0: all 2^32)
-    if (value === 0) return 2 ** 32;
-    const low = value % 65536;
-    if (low) return low & -low;
-    const high = (value - low) / 65536;
-    return (high & -high) * 65536;
-  }
+  // The largest power of two dividing an IPv4 address (0: all 2^32). Bitwise operators take
+  // the low 32 bits, all of an address's, as a signed integer: >>> 0 reads the bit unsigned.
+  const lowBit4 = (value) => (value ? (value & -value) >>> 0 : 2 ** 32);
 
   function blockCount4(low, high) { // split(low, high, 32n), counted in Numbers: no BigInt
     let blocks = 0;
