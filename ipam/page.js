@@ -7,15 +7,20 @@
 // them and the selected row are elements. Nothing costs more than the path from a root to a
 // row and the open nodes along it: opening a node of 500,000 children adds one entry to a map.
 (function () {
+  const started = performance.now(); // the bench: the script's own time, apart from loading
   const data = JSON.parse(document.getElementById("ipam-data").textContent);
-  const lengths = data.l, ups = data.p, offsets = data.a, idColumn = data.i;
+  const bytes = (base64) => (Uint8Array.fromBase64 ? Uint8Array.fromBase64(base64)
+    : Uint8Array.from(atob(base64), (character) => character.charCodeAt(0)));
+  const lengths = bytes(data.l), rises = bytes(data.u), offsets = data.a, idColumn = data.i;
   const count = lengths.length, ipv4Count = data.ipv4;
   const FREE_SHOWN = 1000;
   const MARGIN = 12; // rows kept as elements above and below the view
   const MAX_HEIGHT = 1e7; // px of scroll height at most; browsers cap an element's height
   const IDS_SHOWN = 100; // ids written into a row; its title and the details have them all
 
-  // -- Derived columns: parent, depth, subtree end, address; children and used space (IPv4).
+  // -- Derived columns: parent, depth, subtree end, IPv4 address; children and used space (IPv4).
+  // Only what the first rows need is derived before drawing them: IPv6 addresses (BigInt) are
+  // made when first asked, and a node's list of children when it is opened.
   const parent = new Int32Array(count);
   const depth = new Uint8Array(count);
   const subtreeEnd = new Int32Array(count);
@@ -23,46 +28,53 @@
   const childIndex = new Int32Array(count); // the node's place among its parent's children
   const address4 = new Float64Array(ipv4Count); // Numbers, no bitwise operators (2^31)
   const used4 = new Float64Array(ipv4Count);
-  const address6 = new Array(count - ipv4Count); // BigInt, made from the hex once
+  const address6 = new Array(count - ipv4Count); // BigInt, made on first use by address6Of
+  const path = new Int32Array(129); // the ancestors of the node before, by depth (/0 to /128)
   let rootCount = 0;
   for (let node = 0; node < count; node++) {
-    const up = ups[node];
-    const above = up ? node - up : -1;
+    const level = (node ? depth[node - 1] : -1) + 1 - rises[node];
+    const above = level ? path[level - 1] : -1;
+    path[level] = node;
     parent[node] = above;
     subtreeEnd[node] = node + 1;
+    depth[node] = level;
     if (above >= 0) {
-      depth[node] = depth[above] + 1;
       childIndex[node] = childCount[above]++;
     } else {
       childIndex[node] = rootCount++;
     }
     if (node < ipv4Count) {
-      address4[node] = (above >= 0 ? address4[above] : 0) + offsets[node];
+      address4[node] = (above >= 0 ? address4[above] : 0) + offsets[node] * 2 ** (32 - lengths[node]);
       if (above >= 0) used4[above] += 2 ** (32 - lengths[node]);
-    } else {
-      const base = above >= 0 ? address6[above - ipv4Count] : 0n;
-      address6[node - ipv4Count] = base + BigInt("0x" + offsets[node]);
     }
   }
   for (let node = count - 1; node >= 0; node--) {
     const above = parent[node];
     if (above >= 0 && subtreeEnd[node] > subtreeEnd[above]) subtreeEnd[above] = subtreeEnd[node];
   }
-  // Every node's children side by side in one array, the roots first: the k-th child of any
-  // node in one step, where a level of 500,000 would otherwise be walked.
-  const kidStart = new Int32Array(count + 1); // slot node + 1; slot 0: the roots, at 0
-  const kids = new Int32Array(count);
-  for (let node = 0, at = rootCount; node < count; node++) {
-    kidStart[node + 1] = at;
-    at += childCount[node];
-  }
-  for (let node = 0; node < count; node++) kids[kidStart[parent[node] + 1] + childIndex[node]] = node;
-  const childAt = (node, k) => kids[kidStart[node + 1] + k]; // node -1: the roots
   const childrenCount = (node) => (node < 0 ? rootCount : childCount[node]);
+
+  function childList(node) { // node -1: the roots; an open node's, for its k-th child in one step
+    const list = new Int32Array(childrenCount(node));
+    const stop = node < 0 ? count : subtreeEnd[node];
+    for (let child = node + 1, k = 0; child < stop; child = subtreeEnd[child]) list[k++] = child;
+    return list;
+  }
+
+  function address6Of(node) { // the parent's address plus the offset, in the node's own blocks
+    let address = address6[node - ipv4Count];
+    if (address === undefined) {
+      const above = parent[node];
+      address = (above >= 0 ? address6Of(above) : 0n) +
+        (BigInt(offsets[node]) << BigInt(128 - lengths[node]));
+      address6[node - ipv4Count] = address;
+    }
+    return address;
+  }
 
   const isIPv4 = (node) => node < ipv4Count;
   const width = (node) => (isIPv4(node) ? 32 : 128);
-  const bigAddress = (node) => (isIPv4(node) ? BigInt(address4[node]) : address6[node - ipv4Count]);
+  const bigAddress = (node) => (isIPv4(node) ? BigInt(address4[node]) : address6Of(node));
   const bigSize = (node) => 1n << BigInt(width(node) - lengths[node]);
 
   function* childrenOf(node) { // node -1: the roots
@@ -185,13 +197,9 @@
     if (cursor < stop) yield* split(cursor, stop, bits);
   }
 
-  function lowBit4(value) { // the largest power of two dividing an IPv4 address (0: all 2^32)
-    if (value === 0) return 2 ** 32;
-    const low = value % 65536;
-    if (low) return low & -low;
-    const high = (value - low) / 65536;
-    return (high & -high) * 65536;
-  }
+  // The largest power of two dividing an IPv4 address (0: all 2^32). Bitwise operators take
+  // the low 32 bits, all of an address's, as a signed integer: >>> 0 reads the bit unsigned.
+  const lowBit4 = (value) => (value ? (value & -value) >>> 0 : 2 ** 32);
 
   function blockCount4(low, high) { // split(low, high, 32n), counted in Numbers: no BigInt
     let blocks = 0;
@@ -213,14 +221,14 @@
   // The free blocks of an open node, counted gap by gap: gaps[k] is how many lie before its
   // child k (after child n - 1 for k = n), summed, so that the node's entries (free blocks and
   // children in address order) can be numbered and found by a binary search.
-  function freeCounts(node) {
+  function freeCounts(node, children) {
     const n = childCount[node];
     const gaps = new Int32Array(n + 1);
     let total = 0;
     if (isIPv4(node)) {
       let cursor = address4[node];
       for (let k = 0; k < n; k++) {
-        const child = childAt(node, k);
+        const child = children[k];
         total += blockCount4(cursor, address4[child]);
         gaps[k] = total;
         cursor = address4[child] + 2 ** (32 - lengths[child]);
@@ -229,7 +237,7 @@
     } else {
       let cursor = bigAddress(node);
       for (let k = 0; k < n; k++) {
-        const child = childAt(node, k);
+        const child = children[k];
         total += blockCount6(cursor, bigAddress(child));
         gaps[k] = total;
         cursor = bigAddress(child) + bigSize(child);
@@ -243,10 +251,12 @@
   // -- The rows. An open node's entries are its children, with its free blocks among them in
   // address order when free space is shown; the rows are the entries of the open nodes, each
   // followed by its own rows when it is open. `open` maps each open node (-1: the level of the
-  // roots, always open) to its row count below it and its open children, in order.
+  // roots, always open) to its row count below it, its open children in order, and the list of
+  // all its children (made when it opens: the k-th child in one step).
   const open = new Map();
-  open.set(-1, { size: rootCount, kids: [], gaps: null });
+  open.set(-1, { size: rootCount, kids: [], gaps: null, children: childList(-1) });
   let showFree = false;
+  const childAt = (owner, k) => open.get(owner).children[k]; // owner open (-1: the roots)
 
   const entryCount = (node) => {
     const gaps = open.get(node).gaps;
@@ -343,7 +353,8 @@
 
   function expand(node) {
     if (!childCount[node] || open.has(node)) return;
-    const info = { size: 0, kids: [], gaps: showFree ? freeCounts(node) : null };
+    const children = childList(node);
+    const info = { size: 0, kids: [], gaps: showFree ? freeCounts(node, children) : null, children };
     open.set(node, info);
     const siblings = open.get(parent[node]).kids;
     let at = siblings.length;
@@ -370,7 +381,7 @@
     showFree = on;
     const recount = (node) => {
       const info = open.get(node);
-      if (node >= 0) info.gaps = on ? freeCounts(node) : null;
+      if (node >= 0) info.gaps = on ? freeCounts(node, info.children) : null;
       info.size = entryCount(node);
       for (const kid of info.kids) info.size += recount(kid);
       return info.size;
@@ -858,5 +869,6 @@
 
   render();
   document.documentElement.dataset.readyMs = String(Math.round(performance.now())); // the bench
+  document.documentElement.dataset.scriptMs = String(Math.round(performance.now() - started));
   document.documentElement.dataset.ready = "true";
 })();

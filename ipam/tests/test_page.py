@@ -3,6 +3,7 @@ a run writes it only when it would change. (In a browser: ``test_page_browser.py
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import os
@@ -54,20 +55,23 @@ def decoded_nodes(data: dict) -> list[tuple[str, list[object], int, str | None, 
     """What the page's script derives, done in Python: (prefix, ids, depth, parent, children)."""
     nodes: list[tuple[str, list[object], int, str | None, int]] = []
     addresses: list[int] = []
-    children = [0] * len(data["l"])
-    for node, (length, up, offset, ids) in enumerate(
-        zip(data["l"], data["p"], data["a"], data["i"])
-    ):
-        parent = node - up if up else -1
+    lengths, rises = base64.b64decode(data["l"]), base64.b64decode(data["u"])
+    children = [0] * len(lengths)
+    path: list[int] = []  # the ancestors of the node before, and it, root first
+    for node, (length, rise, offset, ids) in enumerate(zip(lengths, rises, data["a"], data["i"])):
+        depth = (nodes[node - 1][2] if node else -1) + 1 - rise
+        del path[depth:]
+        parent = path[-1] if depth else -1
+        path.append(node)
         ipv6 = node >= data["ipv4"]
-        address = (addresses[parent] if up else 0) + (int(offset, 16) if ipv6 else offset)
+        blocks = int(offset, 16) if isinstance(offset, str) else offset  # counted in its size
+        address = (addresses[parent] if depth else 0) + (blocks << ((128 if ipv6 else 32) - length))
         addresses.append(address)
-        if up:
+        if depth:
             children[parent] += 1
         network = ipaddress.ip_network((address, length)) if not ipv6 else None
         text = str(network or ipaddress.IPv6Network((address, length)))
-        depth = nodes[parent][2] + 1 if up else 0
-        parent_text = nodes[parent][0] if up else None
+        parent_text = nodes[parent][0] if depth else None
         nodes.append((text, ids if isinstance(ids, list) else [ids], depth, parent_text, 0))
     return [(*node[:4], children[index]) for index, node in enumerate(nodes)]
 
@@ -103,6 +107,19 @@ def test_the_shipped_database_decodes_and_the_tree_comes_first_ipv4_then_ipv6() 
     assert ("10.10.2.0/24", [2, 14], 2, "10.10.0.0/16", 1) in nodes
     assert data["ipv4"] == sum(1 for node in nodes if ":" not in node[0])
     assert all(":" in node[0] for node in nodes[data["ipv4"] :])
+
+
+def test_offsets_count_blocks_of_the_node_and_parents_are_levels_up() -> None:
+    """Addresses are offsets from the parent in the node's own blocks (a number, or hex text
+    past what a JavaScript number holds exactly); parents are levels up from the node before."""
+    values = ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.2.0.0/16", "11.0.0.0/8"]
+    values += ["2001:db8::/32", "2001:db8::/48", "2001:db8::1/128", "2001:db8:0:1::/64"]
+    values += ["3fff::1/128"]
+    data = embedded(page_bytes(values))
+    big = "0x3fff0000000000000000000000000001"
+    assert data["a"] == [10, 1, 2, 2, 11, 0x20010DB8, 0, 1, 1, big]
+    assert list(base64.b64decode(data["u"])) == [0, 0, 0, 2, 2, 1, 0, 0, 1, 3]
+    assert list(base64.b64decode(data["l"])) == [8, 16, 24, 16, 8, 32, 48, 128, 64, 128]
 
 
 def test_ids_javascript_cannot_hold_exactly_are_text() -> None:
@@ -246,7 +263,7 @@ def test_columns_are_written_in_chunks_that_join_to_one_list(
     whole = embedded(page_bytes(values))
     monkeypatch.setattr(page, "_NODES_PER_CHUNK", 3)
     assert embedded(page_bytes(values)) == whole
-    assert whole["l"] == [16] * 7
+    assert base64.b64decode(whole["l"]) == bytes([16] * 7)
 
 
 # -- Written by the run
@@ -268,7 +285,7 @@ def test_a_run_writes_the_page_then_leaves_it_until_the_data_changes(tmp_path: P
     assert html.stat().st_mtime == 1  # not rewritten
     add_row(database, "3, '10.1.0.0/16'")
     assert run_once(database, output, html).page == "yes"
-    assert len(embedded(html.read_bytes())["l"]) == 2
+    assert len(base64.b64decode(embedded(html.read_bytes())["l"])) == 2
 
 
 def test_a_page_from_an_older_version_or_a_missing_one_is_written(tmp_path: Path) -> None:

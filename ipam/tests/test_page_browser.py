@@ -231,6 +231,24 @@ def test_hard_values_are_the_tree_and_never_markup(driver: Any, tmp_path: Path) 
     assert_no_request(driver, page)
 
 
+def test_a_browser_without_native_base64_decoding_reads_the_same_tree(
+    driver: Any, tmp_path: Path
+) -> None:
+    """The one-byte columns are base64: browsers before Uint8Array.fromBase64 decode them
+    through atob."""
+    page = write_page(tmp_path, HARD_VALUES, HARD_IDS)
+    values, ids = read_table(tmp_path / "prefixes.db")
+    older = tmp_path / "older.html"
+    data_element = b'<script type="application/json"'
+    html = page.read_bytes()
+    assert html.count(data_element) == 1
+    older.write_bytes(
+        html.replace(data_element, b"<script>delete Uint8Array.fromBase64;</script>" + data_element)
+    )
+    assert opened_rows(driver, older) == expected_rows(values, ids)
+    assert driver.execute_script("return Uint8Array.fromBase64") is None
+
+
 def assert_nothing_injected(driver: Any) -> None:
     """No element came from database text, no script of it ran (no dialog opened either: Selenium
     would raise UnexpectedAlertPresentException)."""
