@@ -47,5 +47,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return cli.run_service(SERVICE, args, run_once, DEFAULT_HEARTBEAT, outputs=outputs)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no cover - run as a subprocess by the tests
     sys.exit(main())

@@ -136,6 +136,7 @@ class TableReader:
                 # The first read takes the shared lock, held until the transaction ends.
                 self._connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 info = table_columns(self._connection, TABLE, self.path)
+                self.version = self._version(file)  # reads the header: an EIO names the file
             except (OSError, sqlite3.Error) as error:
                 self._close()
                 if isinstance(error, sqlite3.Error):
@@ -146,7 +147,6 @@ class TableReader:
                     f"cannot read database {shown(self.path)}: {error.strerror}"
                 ) from error
             self.shape = shape_from_table_info(info)
-            self.version = self._version(file)
         except BaseException:
             self._close()
             raise

@@ -267,3 +267,53 @@ def test_a_database_that_fails_to_close_keeps_the_error_that_failed_the_run(
     outcome = perform_run(partial(run_once, db, out))
     assert outcome.error == "the 'customers' table has no 'job' column (it has: id, name)"
     assert outcome.warnings == (f"cannot close database {db}: Input/output error",)
+
+
+class HeaderReadFails:
+    """``os`` as source.py sees it, but reading the database's header fails with EIO."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(os, name)
+
+    @staticmethod
+    def pread(fd: int, length: int, offset: int) -> bytes:
+        raise OSError(errno.EIO, "Input/output error")
+
+
+def test_a_header_that_cannot_be_read_fails_the_run_naming_the_database(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header (its change counter) is read once the table is known: an EIO there once gave
+    "OSError: [Errno 5] Input/output error", naming no file. No output is written."""
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+    monkeypatch.setattr(source, "os", HeaderReadFails())
+    outcome = perform_run(partial(run_once, db, out))
+    assert outcome.error == f"cannot read database {db}: Input/output error"
+    assert not (out / CUSTOMERS_CSV).exists()
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (FileNotFoundError(errno.ENOENT, "No such file or directory"), "database not found: {db}"),
+        (
+            PermissionError(errno.EACCES, "Permission denied"),
+            "cannot read database {db}: Permission denied",
+        ),
+    ],
+)
+def test_a_database_that_goes_between_its_check_and_its_open_is_named(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch, error: OSError, message: str
+) -> None:
+    """Removed, or made unreadable, after the path was checked and before it was opened."""
+    db = make_database(tmp_path / "c.db", AWKWARD_ROWS)
+
+    class OpenFails(HeaderReadFails):
+        @staticmethod
+        def open(path: object, flags: int) -> int:
+            raise error
+
+    monkeypatch.setattr(source, "os", OpenFails())
+    outcome = perform_run(partial(run_once, db, out))
+    assert outcome.error == message.format(db=db)
+    assert not (out / CUSTOMERS_CSV).exists()
