@@ -84,7 +84,7 @@ def _unreadable_companion(path: Path) -> Path | None:
     A WAL database needs both beside it; SQLite says only "unable to open database file" when
     it may not open one of them.
     """
-    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+    for candidate in (path, companion(path, "-wal"), companion(path, "-shm")):
         try:
             os.close(os.open(candidate, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
         except PermissionError:
@@ -92,6 +92,13 @@ def _unreadable_companion(path: Path) -> Path | None:
         except OSError:
             continue
     return None
+
+
+def companion(path: Path, suffix: str) -> Path:
+    """The ``-wal``, ``-shm`` or ``-journal`` file of the database at ``path``. SQLite keeps it
+    beside the file a symbolic link leads to, not beside the link: ``link.db``'s journal is
+    ``real.db-journal``."""
+    return Path(f"{os.path.realpath(path)}{suffix}")
 
 
 def unreadable(path: Path, error: sqlite3.Error) -> RunError:
@@ -106,8 +113,9 @@ def unreadable(path: Path, error: sqlite3.Error) -> RunError:
     if "readonly" in str(error) and _hot_journal(path):
         return RunError(
             f"cannot read database {shown(path)}: a writer stopped in the middle of a "
-            f"transaction and left {path.name}-journal, which only a read-write connection can "
-            f"roll back; roll it back once with: sqlite3 {shown(path)} 'PRAGMA quick_check'"
+            f"transaction and left {companion(path, '-journal').name}, which only a read-write "
+            f"connection can roll back; roll it back once with: sqlite3 {shown(path)} "
+            "'PRAGMA quick_check'"
         )
     try:
         wal_without_shm = _wal_without_shm(path)
@@ -116,8 +124,8 @@ def unreadable(path: Path, error: sqlite3.Error) -> RunError:
     if wal_without_shm:
         return RunError(
             f"cannot read database {shown(path)}: it is in WAL mode, and SQLite cannot create "
-            f"{path.name}-shm beside it (read-only directory); convert it once with: "
-            f"sqlite3 {shown(path)} 'PRAGMA journal_mode=DELETE'"
+            f"{companion(path, '-shm').name} beside it (read-only directory); convert it once "
+            f"with: sqlite3 {shown(path)} 'PRAGMA journal_mode=DELETE'"
         )
     return RunError(f"cannot read database {shown(path)}: {error}")
 
@@ -130,7 +138,7 @@ def _hot_journal(path: Path) -> bool:
     holds the lock, during which a reader waits (the busy timeout) rather than fails.
     """
     try:
-        return Path(f"{path}-journal").stat().st_size > 0
+        return companion(path, "-journal").stat().st_size > 0
     except OSError:
         return False
 
@@ -141,7 +149,7 @@ def _wal_without_shm(path: Path) -> bool:
     Where SQLite can create the -shm file, a reader leaves it there, so after a failed read its
     absence means SQLite could not create it (a read-only directory, as Compose mounts database/).
     """
-    if Path(f"{path}-shm").exists():
+    if companion(path, "-shm").exists():
         return False
     with on_os_error(f"cannot read the header of database {shown(path)}"), open(path, "rb") as file:
         header = file.read(_HEADER_SIZE)

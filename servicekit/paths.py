@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from servicekit.database import shown
+from servicekit.database import companion, shown
 
 # SQLite's files beside the database: a page renamed over the journal would be "rolled back"
 # into the database by the next writer.
@@ -32,7 +32,7 @@ def database_files(database: Path, name: str = "--db") -> list[NamedPath]:
     """The database and the files SQLite keeps beside it, all read, never to be replaced."""
     return [
         NamedPath(name, database),
-        *(NamedPath(f"{name}'s {suffix} file", Path(f"{database}{suffix}")) for suffix in
+        *(NamedPath(f"{name}'s {suffix} file", companion(database, suffix)) for suffix in
           DATABASE_COMPANIONS),
     ]  # fmt: skip
 

@@ -449,3 +449,18 @@ def test_odd_table_names_are_quoted(tmp_path: Path) -> None:
     assert quote_identifier('we"ird') == '"we""ird"'
     database = make_database(tmp_path / "x.db", 'CREATE TABLE "we""ird name" (a, "b""c")')
     assert names(database, 'we"ird name') == ["a", 'b"c']
+
+
+def test_a_hot_journal_of_a_database_reached_through_a_link_is_found_beside_the_real_file(
+    tmp_path: Path,
+) -> None:
+    """SQLite keeps the journal beside the file a symbolic link leads to: looking beside the link
+    missed it and gave SQLite's bare "readonly database"."""
+    database = crashed_mid_transaction(tmp_path)
+    link = tmp_path / "link.db"
+    link.symlink_to(database.name)
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        read_all(link)
+    assert "x.db-journal, which only a read-write connection can roll back" in str(
+        unreadable(link, raised.value)
+    )

@@ -85,3 +85,16 @@ def test_two_outputs_naming_one_file_clash_and_distinct_files_do_not(database: P
     )
     assert output_clash(database_files(database), outputs[:2]) is None
     assert output_clash([], []) is None
+
+
+def test_the_journal_of_a_database_reached_through_a_link_is_the_real_files(
+    database: Path,
+) -> None:
+    """``--db link.db`` (link.db -> d.db): SQLite's journal is d.db-journal, beside the real file.
+    A page written there was taken for a hot journal, and every later read failed."""
+    link = database.parent / "link.db"
+    link.symlink_to(database.name)
+    journal = Path(f"{database}-journal")
+    clash = output_clash(database_files(link), [NamedPath("--html", journal)])
+    assert clash is not None
+    assert clash.startswith(f"--html ({journal}) and --db's -journal file ({journal}) ")
