@@ -52,21 +52,25 @@ HARD_IDS: list[object] = [
     "x' onmouseover='y",
 ]
 
-ROWS_JS = """
-return [...document.querySelectorAll('[role=treeitem]')].map(item => [
+# What a test reads of a row: level, prefix, ids, children, utilization, aria-expanded.
+ROW_FIELDS_JS = """
+const rowFields = (item) => [
   Number(item.getAttribute('aria-level')),
   item.querySelector('.text').textContent,
   item.querySelector('.ids').textContent,
   item.querySelector('.count').textContent,
   item.querySelector('.percent').textContent,
   item.getAttribute('aria-expanded'),
-]);
+];
 """
+ROWS_JS = ROW_FIELDS_JS + "return [...document.querySelectorAll('[role=treeitem]')].map(rowFields);"
 # The whole tree, row by row, as a keyboard user reaches it: Home, then Down to the end, opening
 # every closed node on the way (Right) when asked to. Only the rows in view are elements, so this
 # is the one way to read all of them. Each row: ROWS_JS's fields, then free block or not,
 # aria-posinset and aria-setsize.
-WALK_JS = """
+WALK_JS = (
+    ROW_FIELDS_JS
+    + """
 const openAll = arguments[0];
 const press = (key) => document.activeElement.dispatchEvent(
   new KeyboardEvent('keydown', {key, bubbles: true, cancelable: true}));
@@ -79,12 +83,7 @@ for (;;) {
   const item = document.activeElement;
   if (openAll && item.getAttribute('aria-expanded') === 'false') press('ArrowRight');
   rows.push([
-    Number(item.getAttribute('aria-level')),
-    item.querySelector('.text').textContent,
-    item.querySelector('.ids').textContent,
-    item.querySelector('.count').textContent,
-    item.querySelector('.percent').textContent,
-    item.getAttribute('aria-expanded'),
+    ...rowFields(item),
     item.classList.contains('free-row'),
     Number(item.getAttribute('aria-posinset')),
     Number(item.getAttribute('aria-setsize')),
@@ -94,6 +93,7 @@ for (;;) {
   if (document.activeElement.id === id) return rows;
 }
 """
+)
 # Every node opened, by the keyboard as WALK_JS does, then Home: the top of the whole tree in view.
 OPEN_ALL_JS = (
     "(function () {" + WALK_JS + "}).call(null, true);"
