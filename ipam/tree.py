@@ -53,7 +53,7 @@ from itertools import islice
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from ipam.free import aligned_blocks
+from ipam.free import aligned_block_texts
 from ipam.hierarchy import (
     IPV4_SIZES,
     IPV6_SIZES,
@@ -276,7 +276,7 @@ def _free_nodes(gap: list, stop: int | None) -> list[Node]:
     """The free blocks of a node from its cursor up to ``stop``, the start of its next child
     (None: the node's end, after its last child; the last block is then the last child)."""
     depth, parent, cursor, end, version = gap
-    texts = map(network_text, aligned_blocks(version, cursor, end if stop is None else stop))
+    texts = aligned_block_texts(version, cursor, end if stop is None else stop)
     new_tuple, child_depth = tuple.__new__, depth + 1
     nodes = [
         new_tuple(Node, (text, [], child_depth, parent, 0, 0, 0, False, True)) for text in texts
