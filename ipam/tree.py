@@ -333,7 +333,17 @@ def text_lines(
     # guides[level]: what comes before the connector of a child of the last node drawn at that
     # level, which is its parent: preorder draws a subtree right after its top.
     guides = [""] * 130
+    free_depth = -1  # the depth of the free blocks drawn since the last node, if any
+    free_heads = ("", "")  # what comes before their prefix: (tee, corner)
     for prefix, ids, depth, _parent, children, used, size, last, free in nodes:
+        if free:  # most lines of a table with ragged gaps: its heads drawn once per gap
+            if depth != free_depth:  # a free block is never at the top level: its parent is
+                free_depth = depth
+                before = guides[depth - top - 1]
+                free_heads = (before + drawing.tee, before + drawing.corner)
+            yield (free_heads[last] + prefix).ljust(34) + "  free"
+            continue
+        free_depth = -1  # a node line may change the guides
         if top < 0:
             top = depth
             guides[0] = " " * (4 * top)
@@ -345,9 +355,6 @@ def text_lines(
                 guides[level] = before + (drawing.blank if last else drawing.pipe)
         else:
             line = guides[0] + prefix
-        if free:
-            yield f"{line:<34}  free"
-            continue
         if len(ids) == 1 and type(ids[0]) is int:  # the usual INTEGER PRIMARY KEY
             id_text = f"id {ids[0]}"
         else:
