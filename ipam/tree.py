@@ -38,7 +38,10 @@ reader closed the output early; and 3 for ``--contains`` with no network contain
 No dictionary keyed by network: ``ipam/hierarchy.py`` sorts the valid rows by network key and
 finds each one's parent position in one walk; ``PrefixTree`` derives a few numbers per node from
 those in one more pass, in lists indexed by sorted position; ``PrefixTree.nodes`` then yields
-the nodes in that order, and the renderers write them a batch of lines at a time.
+the nodes in that order, and the renderers write them a batch of lines at a time. With
+``--free`` the renderers take ``PrefixTree.entries``: each gap's free blocks as one
+``FreeBlocks``, cut and written by ``ipam/free.py``'s ``aligned_block_texts``, since on a table
+with ragged gaps they are most of the lines.
 """
 
 from __future__ import annotations
