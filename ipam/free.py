@@ -23,7 +23,9 @@ into aligned blocks as they come.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import socket
 import sys
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
@@ -31,7 +33,14 @@ from functools import partial
 from typing import TextIO
 
 from ipam.hierarchy import NO_PARENT, Hierarchy, addresses, build_hierarchy, end_key
-from ipam.networks import ADDRESS_BITS, IPV6_BIT, LENGTH_BITS, LENGTH_MASK, network_text
+from ipam.networks import (
+    ADDRESS_BITS,
+    IPV4_HALF_TEXTS,
+    IPV6_BIT,
+    LENGTH_BITS,
+    LENGTH_MASK,
+    network_text,
+)
 from ipam.store import read_prefix_table
 from ipam.view import (
     EXIT_OK,
@@ -44,7 +53,15 @@ from ipam.view import (
     write_lines,
 )
 
-__all__ = ["EXIT_NOTHING_FREE", "FreeSpace", "aligned_blocks", "free_blocks", "main"]
+__all__ = [
+    "EXIT_NOTHING_FREE",
+    "FreeSpace",
+    "aligned_block_texts",
+    "aligned_blocks",
+    "block_sizes",
+    "free_blocks",
+    "main",
+]
 
 PROG = "python -m ipam free"
 EXIT_NOTHING_FREE = 3  # as NetBox and phpIPAM answer an allocation with no room
@@ -70,15 +87,68 @@ def free_blocks(hierarchy: Hierarchy, root: int) -> Iterator[int]:
     yield from aligned_blocks(version, cursor, root_end)
 
 
-def aligned_blocks(version: int, start: int, stop: int) -> Iterator[int]:
+def block_sizes(start: int, stop: int) -> list[int]:
+    """The sizes of the fewest CIDR blocks that cover the addresses from ``start`` to ``stop``
+    (excluded), in order. The most aligned address in between, ``middle``, splits them into two
+    runs read off the bits of two differences: blocks growing from ``start`` up to ``middle`` (the
+    bits of ``middle - start``, lowest first), then shrinking from it to ``stop`` (the bits of
+    ``stop - middle``, highest first). One loop per run, no search for each block's size."""
+    sizes: list[int] = []
+    if start >= stop:
+        return sizes
+    top = (start ^ stop).bit_length() - 1  # the highest bit where they differ: set in stop
+    up = (stop >> top << top) - start  # middle - start
+    down = stop - start - up
+    append = sizes.append
+    while up:
+        size = up & -up
+        append(size)
+        up ^= size
+    while down:
+        size = 1 << down.bit_length() - 1
+        append(size)
+        down ^= size
+    return sizes
+
+
+def aligned_blocks(version: int, start: int, stop: int) -> list[int]:
     """The fewest CIDR blocks that cover the addresses from ``start`` to ``stop`` (excluded),
     in order, as keys: each the largest block aligned where the last one ended that fits."""
-    width = 128 if version else 32
-    while start < stop:
-        # The largest size ``start`` is aligned to (any, at 0), and the largest that fits.
-        size = min(start & -start or 1 << width, 1 << ((stop - start).bit_length() - 1))
-        yield version | start << LENGTH_BITS | width + 1 - size.bit_length()
+    blocks = []
+    # A block of size 1 << n is a /32 - n (IPv6: /128 - n): this minus its size.bit_length().
+    lengths = version | (129 if version else 33)
+    for size in block_sizes(start, stop):
+        blocks.append((start << LENGTH_BITS | lengths) - size.bit_length())
         start += size
+    return blocks
+
+
+def aligned_block_texts(version: int, start: int, stop: int) -> list[str]:
+    """``network_text`` of each of ``aligned_blocks``, without building the keys: the free
+    blocks of ``tree --free`` are most of its lines. IPv4 from the octet-pair table; IPv6 by
+    ``inet_ntop``, except its forms with an embedded IPv4 address, as ``network_text``."""
+    texts = []
+    if not version:
+        halves, lengths = IPV4_HALF_TEXTS, _IPV4_SUFFIXES
+        for size in block_sizes(start, stop):
+            texts.append(
+                f"{halves[start >> 16]}.{halves[start & 0xFFFF]}{lengths[size.bit_length()]}"
+            )
+            start += size
+        return texts
+    ntop, ipv6, lengths = socket.inet_ntop, socket.AF_INET6, _IPV6_SUFFIXES
+    for size in block_sizes(start, stop):
+        address = ntop(ipv6, start.to_bytes(16, "big"))
+        if "." in address:
+            address = str(ipaddress.IPv6Address(start))
+        texts.append(f"{address}{lengths[size.bit_length()]}")
+        start += size
+    return texts
+
+
+# "/length" of a block of size 1 << (n - 1), by n: "/32" at 1.
+_IPV4_SUFFIXES = [f"/{33 - bits}" for bits in range(34)]
+_IPV6_SUFFIXES = [f"/{129 - bits}" for bits in range(130)]
 
 
 class FreeSpace:

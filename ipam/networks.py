@@ -64,8 +64,8 @@ _IPV4_LAST = {
     for octet in range(256)
     for length in range(33)
 }
-# The same halves the other way round, by value: _IPV4_HALF_TEXTS[10 << 8 | 7] == "10.7".
-_IPV4_HALF_TEXTS = list(_IPV4_HALVES)
+# The same halves the other way round, by value: IPV4_HALF_TEXTS[10 << 8 | 7] == "10.7".
+IPV4_HALF_TEXTS = list(_IPV4_HALVES)
 # "48" -> (the /48 netmask, 48).
 _IPV6_LENGTHS = {
     str(length): (((1 << 128) - (1 << (128 - length))), length) for length in range(129)
@@ -159,7 +159,7 @@ def network_text(key: int) -> str:
     """
     length = key & LENGTH_MASK
     if not key & IPV6_BIT:  # the octets sit right above the length byte: "a.b" and "c.d" texts
-        half_texts = _IPV4_HALF_TEXTS  # two list lookups instead of formatting four numbers
+        half_texts = IPV4_HALF_TEXTS  # two list lookups instead of formatting four numbers
         return f"{half_texts[key >> 24]}.{half_texts[key >> 8 & 0xFFFF]}/{length}"
     network = (key >> LENGTH_BITS) & ADDRESS_BITS
     address = socket.inet_ntop(socket.AF_INET6, network.to_bytes(16, "big"))

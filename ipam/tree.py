@@ -38,7 +38,10 @@ reader closed the output early; and 3 for ``--contains`` with no network contain
 No dictionary keyed by network: ``ipam/hierarchy.py`` sorts the valid rows by network key and
 finds each one's parent position in one walk; ``PrefixTree`` derives a few numbers per node from
 those in one more pass, in lists indexed by sorted position; ``PrefixTree.nodes`` then yields
-the nodes in that order, and the renderers write them a batch of lines at a time.
+the nodes in that order, and the renderers write them a batch of lines at a time. With
+``--free`` the renderers take ``PrefixTree.entries``: each gap's free blocks as one
+``FreeBlocks``, cut and written by ``ipam/free.py``'s ``aligned_block_texts``, since on a table
+with ragged gaps they are most of the lines.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from itertools import islice
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from ipam.free import aligned_blocks
+from ipam.free import aligned_block_texts
 from ipam.hierarchy import (
     IPV4_SIZES,
     IPV6_SIZES,
@@ -78,7 +81,16 @@ from ipam.view import (
     write_lines,
 )
 
-__all__ = ["InvalidRow", "Node", "PrefixTree", "build_tree", "main", "percent", "read_tree"]
+__all__ = [
+    "FreeBlocks",
+    "InvalidRow",
+    "Node",
+    "PrefixTree",
+    "build_tree",
+    "main",
+    "percent",
+    "read_tree",
+]
 
 PROG = "python -m ipam tree"
 EXIT_NOT_CONTAINED = 3  # --contains: no network of the table contains it
@@ -101,6 +113,26 @@ class Node(NamedTuple):
     def utilization(self) -> float:
         """``used / size``, 0 to 1, never 1.0 for what is not full (``view.share``)."""
         return share(self.used, self.size)
+
+
+class FreeBlocks(NamedTuple):
+    """The free blocks of one gap between the children of a node (``--free``): consecutive
+    children, all alike but for their prefix, so the renderers draw them as one."""
+
+    prefixes: list[str]  # canonical texts, in address order; never empty
+    depth: int
+    parent_prefix: str
+    last: bool  # the last block is the last child of the parent
+
+    def nodes(self) -> list[Node]:
+        """The blocks as nodes with ``free`` set and no ids."""
+        new_tuple, depth, parent = tuple.__new__, self.depth, self.parent_prefix
+        nodes = [
+            new_tuple(Node, (prefix, [], depth, parent, 0, 0, 0, False, True))
+            for prefix in self.prefixes
+        ]
+        nodes[-1] = nodes[-1]._replace(last=self.last)
+        return nodes
 
 
 class PrefixTree:
@@ -164,6 +196,17 @@ class PrefixTree:
         for that node) among them, in address order, as nodes with ``free`` set and no ids: the
         gaps between its children, found as the children go by, so at no extra walk.
         """
+        for entry in self.entries(root, max_depth, free):
+            if isinstance(entry, FreeBlocks):
+                yield from entry.nodes()
+            else:
+                yield entry
+
+    def entries(
+        self, root: int | None = None, max_depth: int | None = None, free: bool = False
+    ) -> Iterator[Node | FreeBlocks]:
+        """``nodes``, each gap's free blocks as one ``FreeBlocks``: what the renderers take,
+        as most lines of a table with ragged gaps are free blocks."""
         keys, ids, duplicates = self._keys, self._ids, self._duplicates
         parents, depths, children, used = self._parents, self._depths, self._children, self._used
         followed = self._followed
@@ -197,8 +240,8 @@ class PrefixTree:
             text = texts[depth] = network_text(key)
             last = not followed[first]
             if gaps is not None:
-                free_nodes, last = gaps.enter(key, text, depth, last, used[first])
-                yield from free_nodes
+                free_blocks, last = gaps.enter(key, text, depth, last, used[first])
+                yield from free_blocks
             # Node(...) without the NamedTuple's own __new__, a Python function: half the cost.
             yield new_tuple(
                 Node,
@@ -245,45 +288,43 @@ class _Gaps:
 
     def enter(
         self, key: int, text: str, depth: int, last: bool, used: int
-    ) -> tuple[list[Node], bool]:
+    ) -> tuple[list[FreeBlocks], bool]:
         """The free blocks before the node about to be shown, and whether it is the last child
         (a free block may come after the last child node). ``used``: its children's addresses."""
         begin = key >> LENGTH_BITS & ADDRESS_BITS
         size = addresses(key)
         end = begin + size
         gaps = self.open
-        free_nodes = self.leave(depth) if gaps and gaps[-1][0] >= depth else []
+        free_blocks = self.leave(depth) if gaps and gaps[-1][0] >= depth else []
         if gaps and gaps[-1][0] == depth - 1:  # the parent, shown with its free blocks
             parent = gaps[-1]
-            free_nodes += _free_nodes(parent, begin)
+            if parent[2] < begin:
+                free_blocks.append(_free_blocks(parent, begin))
             parent[2] = end
             last = last and end == parent[3]
         if 0 < used < size and depth + 1 < self.limit:  # children, free space, both shown
             gaps.append([depth, text, begin, end, key & IPV6_BIT])
-        return free_nodes, last
+        return free_blocks, last
 
-    def leave(self, depth: int) -> list[Node]:
+    def leave(self, depth: int) -> list[FreeBlocks]:
         """The free blocks after the last child of the nodes whose subtree is over, now that a
         node of ``depth`` comes (-1: the end)."""
         gaps = self.open
-        free_nodes: list[Node] = []
+        free_blocks: list[FreeBlocks] = []
         while gaps and gaps[-1][0] >= depth:
-            free_nodes += _free_nodes(gaps.pop(), None)
-        return free_nodes
+            gap = gaps.pop()
+            if gap[2] < gap[3]:
+                free_blocks.append(_free_blocks(gap, None))
+        return free_blocks
 
 
-def _free_nodes(gap: list, stop: int | None) -> list[Node]:
-    """The free blocks of a node from its cursor up to ``stop``, the start of its next child
-    (None: the node's end, after its last child; the last block is then the last child)."""
+def _free_blocks(gap: list, stop: int | None) -> FreeBlocks:
+    """The free blocks of a node from its cursor up to ``stop`` (after it), the start of its
+    next child (None: the node's end, after its last child; the last block is then the last
+    child)."""
     depth, parent, cursor, end, version = gap
-    texts = map(network_text, aligned_blocks(version, cursor, end if stop is None else stop))
-    new_tuple, child_depth = tuple.__new__, depth + 1
-    nodes = [
-        new_tuple(Node, (text, [], child_depth, parent, 0, 0, 0, False, True)) for text in texts
-    ]
-    if stop is None and nodes:
-        nodes[-1] = nodes[-1]._replace(last=True)
-    return nodes
+    texts = aligned_block_texts(version, cursor, end if stop is None else stop)
+    return FreeBlocks(texts, depth + 1, parent, stop is None)
 
 
 def build_tree(prefixes: Sequence[object], ids: Sequence[object]) -> PrefixTree:
@@ -326,14 +367,23 @@ def drawing_for(stream: TextIO) -> Drawing:
 
 
 def text_lines(
-    nodes: Iterable[Node], invalid_rows: Iterable[InvalidRow], drawing: Drawing
+    nodes: Iterable[Node | FreeBlocks], invalid_rows: Iterable[InvalidRow], drawing: Drawing
 ) -> Iterator[str]:
-    """One line per node, then one per invalid row."""
+    """One line per node or free block, then one per invalid row."""
     top = -1  # the depth of the first node: the nodes of that depth have no parent shown
     # guides[level]: what comes before the connector of a child of the last node drawn at that
     # level, which is its parent: preorder draws a subtree right after its top.
     guides = [""] * 130
-    for prefix, ids, depth, _parent, children, used, size, last, free in nodes:
+    for node in nodes:
+        if isinstance(node, FreeBlocks):  # never at the top level: their parent is shown
+            before = guides[node.depth - top - 1]
+            head = before + drawing.tee
+            lines = [(head + prefix).ljust(34) + "  free" for prefix in node.prefixes]
+            if node.last:
+                lines[-1] = (before + drawing.corner + node.prefixes[-1]).ljust(34) + "  free"
+            yield from lines
+            continue
+        prefix, ids, depth, _parent, children, used, size, last, free = node
         if top < 0:
             top = depth
             guides[0] = " " * (4 * top)
@@ -345,7 +395,7 @@ def text_lines(
                 guides[level] = before + (drawing.blank if last else drawing.pipe)
         else:
             line = guides[0] + prefix
-        if free:
+        if free:  # a free block given as a node (``nodes(free=True)``)
             yield f"{line:<34}  free"
             continue
         if len(ids) == 1 and type(ids[0]) is int:  # the usual INTEGER PRIMARY KEY
@@ -365,9 +415,19 @@ def _one_line(text: str) -> str:
     return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
-def json_lines(nodes: Iterable[Node], invalid_rows: Iterable[InvalidRow]) -> Iterator[str]:
-    """One JSON object per node, then one per invalid row: what ``json.dumps`` writes."""
-    for prefix, ids, depth, parent, children, used, size, _last, free in nodes:
+def json_lines(
+    nodes: Iterable[Node | FreeBlocks], invalid_rows: Iterable[InvalidRow]
+) -> Iterator[str]:
+    """One JSON object per node or free block, then one per invalid row: what ``json.dumps``
+    writes."""
+    for node in nodes:
+        if isinstance(node, FreeBlocks):  # always under a node: they have a parent
+            rest = (
+                f'", "free": true, "depth": {node.depth}, "parent_prefix": "{node.parent_prefix}"}}'
+            )
+            yield from ['{"prefix": "' + prefix + rest for prefix in node.prefixes]
+            continue
+        prefix, ids, depth, parent, children, used, size, _last, free = node
         if free:  # always under a node: it has a parent
             yield (
                 f'{{"prefix": "{prefix}", "free": true, "depth": {depth}, '
@@ -442,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _show(args: argparse.Namespace, stdout: TextIO) -> int:
     tree = read_tree(args.db)
-    nodes: Iterable[Node] = tree.nodes(args.root, args.depth, args.free)
+    nodes: Iterable[Node | FreeBlocks] = tree.entries(args.root, args.depth, args.free)
     invalid_rows: list[InvalidRow] = tree.invalid_rows
     if args.contains is not None:
         nodes, invalid_rows = tree.chain(args.contains), []

@@ -19,9 +19,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ipam.free import EXIT_NOTHING_FREE, FreeSpace, free_blocks, main
+from ipam.free import (
+    EXIT_NOTHING_FREE,
+    FreeSpace,
+    aligned_block_texts,
+    aligned_blocks,
+    free_blocks,
+    main,
+)
 from ipam.hierarchy import build_hierarchy
-from ipam.networks import network_key, network_text
+from ipam.networks import IPV6_BIT, network_key, network_text
 from ipam.tests.helpers import REPO_ROOT, make_database
 from ipam.tests.test_tree import Network, networks, nodes_of, tables
 
@@ -517,3 +524,45 @@ def test_process_ctrl_c_is_a_quiet_exit_130(tmp_path: Path) -> None:
         process.stdout.read()  # what it had buffered: the interrupted view writes no more
         stderr = process.stderr.read()
     assert (process.returncode, stderr) == (130, b"")
+
+
+def address_ranges(bits: int) -> st.SearchStrategy[tuple[int, int]]:
+    """A range of addresses [start, stop), often near the edges that change the text: the
+    zero address (IPv6 ``::`` forms), the IPv4-mapped and IPv4-compatible ranges, zero hextets in
+    the middle, and the end of the space."""
+    anchors = [0, 1 << bits]
+    if bits == 128:
+        anchors += [0xFFFF << 32, 1 << 32, 0x20010DB8 << 96, 0xFE80 << 112, 1 << 64, 1 << 80]
+    address = st.one_of(
+        st.integers(0, 1 << bits),
+        st.builds(
+            lambda anchor, offset: min(max(anchor + offset, 0), 1 << bits),
+            st.sampled_from(anchors),
+            st.integers(-(1 << 40), 1 << 40) | st.integers(-300, 300),
+        ),
+        st.builds(  # random hextets, many of them zero
+            lambda hextets: sum(h << (16 * i) for i, h in enumerate(hextets)) % ((1 << bits) + 1),
+            st.lists(st.sampled_from([0, 0, 1, 0xFFFF, 0x8000, 0x1234]), min_size=8, max_size=8),
+        ),
+    )
+    return st.tuples(address, address).map(sorted).map(tuple)
+
+
+@given(
+    st.booleans().flatmap(
+        lambda ipv6: st.tuples(st.just(ipv6), address_ranges(128 if ipv6 else 32))
+    )
+)
+def test_aligned_blocks_and_their_texts_are_ipaddress_s_summary_of_the_range(
+    case: tuple[bool, tuple[int, int]],
+) -> None:
+    ipv6, (start, stop) = case
+    version = IPV6_BIT if ipv6 else 0
+    expected = []
+    if start < stop:
+        address = ipaddress.IPv6Address if ipv6 else ipaddress.IPv4Address
+        expected = list(ipaddress.summarize_address_range(address(start), address(stop - 1)))
+    keys = aligned_blocks(version, start, stop)
+    assert [network_text(key) for key in keys] == [str(block) for block in expected]
+    assert keys == [network_key(str(block)) for block in expected]
+    assert aligned_block_texts(version, start, stop) == [str(block) for block in expected]

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from ipam.tests.test_tree import (
     run,
     tables,
 )
-from ipam.tree import Node, build_tree
+from ipam.tree import BOX, Node, build_tree, json_lines, text_lines
 
 # Rebuild after a deliberate change:
 # PYTHONIOENCODING=utf-8 python -m ipam tree --free > <this file>
@@ -170,3 +171,11 @@ def test_process_draws_the_free_blocks() -> None:
         "        ├── 10.10.4.0/25            free",
         "        └── 10.10.4.128/25          id 15      children 0    utilization 0%",
     ]
+
+
+def test_the_renderers_draw_free_blocks_alike_as_nodes_and_by_gap() -> None:
+    tree = build_tree(read_prefixes(SHIPPED), list(range(1, len(read_prefixes(SHIPPED)) + 1)))
+    by_gap = list(tree.entries(free=True))
+    assert len(by_gap) < len(list(tree.nodes(free=True)))  # some gap has several blocks
+    for render in (partial(text_lines, drawing=BOX), json_lines):
+        assert list(render(tree.nodes(free=True), [])) == list(render(by_gap, []))
