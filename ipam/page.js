@@ -174,7 +174,7 @@
   const short = (value) => (value < 10n ** 15n ? grouped(value) : Number(value).toPrecision(3)); // a row's width
 
   // -- Free blocks: the node minus its children, as maximal CIDR blocks in address order.
-  // (From here to the end of blockCount6, the page's tests run this code alone, on many gaps.)
+  // (From here to the end of run6, the page's tests run this code alone, on many gaps.)
   function* split(low, high, bits) { // BigInts: [low, high) as the largest aligned blocks
     while (low < high) {
       let size = low === 0n ? 1n << bits : low & -low; // the largest block aligned at low
@@ -239,20 +239,23 @@
     while (top < 3 && low[top] === last[top]) top++;
     const differ = (low[top] ^ last[top]) >>> 0;
     if (!differ) return 1; // a single address
-    const bit = 31 - Math.clz32(differ), d = 32 * (3 - top) + bit;
-    const run = (words, flip) => { // 1 + the 0 bits above the lowest 1 bit, of the bits below d
-      let ones = 0, trailing = 0, found = false;
-      for (let at = 3; at >= top; at--) {
-        const word = ((flip ? ~words[at] : words[at]) & (at > top ? 0xffffffff : 2 ** bit - 1)) >>> 0;
-        ones += pop32(word);
-        if (found) continue;
-        trailing += word ? 31 - Math.clz32(word & -word) : at > top ? 32 : bit;
-        found = word !== 0;
-      }
-      return found ? 1 + d - ones - trailing : 0; // 0: all 0
-    };
-    const rising = run(low, false), falling = run(last, true);
+    const bit = 31 - Math.clz32(differ); // d is this bit of that word
+    const rising = run6(low, 0, top, bit), falling = run6(last, -1, top, bit);
     return rising || falling ? (rising || 1) + (falling || 1) : 1;
+  }
+
+  // 1 + the 0 bits above the lowest 1 bit, of the bits below d (bit `bit` of word `top`) of
+  // the words, XOR flip (-1: complemented); 0 when those bits are all 0.
+  function run6(words, flip, top, bit) {
+    let ones = 0, zeros = 0, found = false; // zeros: below the lowest 1 bit
+    for (let at = 3; at >= top; at--) {
+      const word = ((words[at] ^ flip) & (at > top ? 0xffffffff : 2 ** bit - 1)) >>> 0;
+      ones += pop32(word);
+      if (found) continue;
+      zeros += word ? 31 - Math.clz32(word & -word) : at > top ? 32 : bit;
+      found = word !== 0;
+    }
+    return found ? 1 + 32 * (3 - top) + bit - ones - zeros : 0;
   }
 
   function* freeBlocks(node) {
@@ -267,34 +270,16 @@
     if (cursor < stop) yield* split(cursor, stop, bits);
   }
 
-  // An IPv6 node's first and last addresses as words, from its parent's first address (words)
-  // and its offset (a Number, or "0x" text past 2^53): the offset shifted to the node's size,
-  // OR the parent's address (the node lies inside it: no carry); the last sets the bits below.
+  // An IPv6 node's first and last addresses as words: its address (the BigInt, made once) cut
+  // in four through a DataView, and for the last the bits below the node's size set.
   const wordsView = new DataView(new ArrayBuffer(16));
-  function words6(value) { // a BigInt address as four words
-    wordsView.setBigUint64(0, value >> 64n);
-    wordsView.setBigUint64(8, BigInt.asUintN(64, value));
-    return Uint32Array.of(wordsView.getUint32(0), wordsView.getUint32(4),
-      wordsView.getUint32(8), wordsView.getUint32(12));
-  }
-
-  const offsetWords = [0, 0, 0, 0];
-  function span6(node, base, first, last) {
-    const offset = offsets[node], shift = 128 - lengths[node];
-    if (typeof offset === "number") {
-      offsetWords.fill(0);
-      offsetWords[2] = Math.floor(offset / 2 ** 32);
-      offsetWords[3] = offset % 2 ** 32;
-    } else {
-      const hex = offset.slice(2).padStart(32, "0");
-      for (let at = 0; at < 4; at++) offsetWords[at] = parseInt(hex.slice(8 * at, 8 * at + 8), 16);
-    }
-    const skip = shift >> 5, rest = shift & 31;
+  function span6(node, first, last) { // into two Uint32Arrays of 4
+    const address = address6Of(node), shift = 128 - lengths[node];
+    wordsView.setBigUint64(0, address >> 64n);
+    wordsView.setBigUint64(8, BigInt.asUintN(64, address));
     for (let at = 0; at < 4; at++) {
-      const high = at + skip < 4 ? offsetWords[at + skip] : 0;
-      const low = at + skip < 3 ? offsetWords[at + skip + 1] : 0;
-      first[at] = (base[at] | (rest ? (high << rest) | (low >>> (32 - rest)) : high)) >>> 0;
-      const below = shift - 32 * (3 - at); // the word's bits below the shift
+      first[at] = wordsView.getUint32(4 * at);
+      const below = shift - 32 * (3 - at); // the word's bits below the node's size
       last[at] = below >= 32 ? 0xffffffff : below > 0 ? (first[at] | (2 ** below - 1)) >>> 0 : first[at];
     }
   }
@@ -330,11 +315,12 @@
       }
       total += blockCount4(cursor, address4[node] + 2 ** (32 - lengths[node]));
     } else { // in words: see blockCount6
-      const base = words6(bigAddress(node)), end = words6(bigAddress(node) + bigSize(node) - 1n);
-      const low = Uint32Array.from(base), first = new Uint32Array(4), last = new Uint32Array(4);
+      const low = new Uint32Array(4), end = new Uint32Array(4);
+      const first = new Uint32Array(4), last = new Uint32Array(4);
+      span6(node, low, end);
       let inside = true; // low is an address: the child before did not end at 2^128
       for (let k = 0; k < n; k++) {
-        span6(children[k], base, first, last);
+        span6(children[k], first, last);
         if (compare6(low, first) < 0) { // a gap: [low, first - 1]
           step6(first, -1);
           total += blockCount6(low, first);

@@ -726,7 +726,7 @@ def test_a_node_with_many_free_blocks_stays_a_window(driver: Any, tmp_path: Path
     assert driver.execute_script(TREEITEMS_JS) < 100
 
 
-# The page's free-block code alone (page.js, from split to the end of blockCount6), on gaps
+# The page's free-block code alone (page.js, from split to the end of run6), on gaps
 # [low, high) given as decimal text: what the generator makes, the count from the bits alone
 # (IPv4 in Numbers, IPv6 in four 32-bit words) and every block found by walking the bits.
 COUNT_GAPS_JS = """
@@ -744,11 +744,11 @@ return arguments[0].map(([bits, low, high]) => {
 
 
 def counting_js() -> str:
-    """page.js from ``function* split`` to the end of ``blockCount6``: the code that counts and
+    """page.js from ``function* split`` to the end of ``run6``: the code that counts and
     finds free blocks, which needs nothing else of the page."""
     source = (REPO_ROOT / "ipam" / "page.js").read_text(encoding="utf-8")
     start = source.index("  function* split(")
-    end = source.index("\n  }\n", source.index("  function blockCount6(")) + len("\n  }\n")
+    end = source.index("\n  }\n", source.index("  function run6(")) + len("\n  }\n")
     return source[start:end]
 
 
