@@ -1,16 +1,18 @@
 """Benchmark the page, ``output/prefixes.html``, in headless Chromium: every action of the tree.
 
-Two tables: a generated one of 1,000,000 rows built to be wide and deep (a /8 with 500,000
-children, about 300,000 roots, IPv6 chains 113 levels deep) and the RouteViews pfx2as tables of
-../shared/bench/ (read with ``bench_ipam``'s loader). For each, the page a run writes is opened in
-the Chromium of the page's tests, and each action is driven as a user would (keys are keydown
-events on the focused row, find is the form's submit, scrolling sets the scroll bar), timed
-inside the page from the action to the next frame drawn after it. Each line gives that time, the
-treeitems and all elements in the DOM after it, and the JS heap in use (the Chrome DevTools
-Protocol's ``Runtime.getHeapUsage``).
+Three tables: a generated one of 1,000,000 rows built to be wide and deep (a /8 with 500,000
+children, about 300,000 roots, IPv6 chains 113 levels deep), the RouteViews pfx2as tables of
+../shared/bench/ (read with ``bench_ipam``'s loader), and ``::/0`` with 100,000 random /64 to
+/128 children all over the space: 7.8 M free blocks, which the free-space actions count without
+making them (each of those actions is timed three times, the best kept). For each, the page a
+run writes is opened in the Chromium of the page's tests, and each action is driven as a user
+would (keys are keydown events on the focused row, find is the form's submit, scrolling sets the
+scroll bar), timed inside the page from the action to the next frame drawn after it. Each line
+gives that time, the treeitems and all elements in the DOM after it, and the JS heap in use (the
+Chrome DevTools Protocol's ``Runtime.getHeapUsage``).
 
-    python bench/bench_page.py                       # 1,000,000 generated rows + RouteViews
-    python bench/bench_page.py --rows 20000 --no-routeviews   # a quick smoke run
+    python bench/bench_page.py          # 1,000,000 generated rows, RouteViews, ::/0 scattered
+    python bench/bench_page.py --rows 20000 --scattered 5000 --no-routeviews   # a smoke run
 """
 
 from __future__ import annotations
@@ -208,6 +210,68 @@ def bench_table(label: str, prefixes: list[str], database: Path) -> list[str]:
     return lines
 
 
+def scattered_prefixes(children: int, seed: int) -> list[str]:
+    """``::/0`` and that many random networks, /64 to /128, all over the IPv6 space."""
+    rng = random.Random(seed)
+    prefixes = {"::/0"}
+    while len(prefixes) <= children:
+        length = rng.randint(64, 128)
+        network = rng.getrandbits(length) << (128 - length)
+        prefixes.add(network_text(IPV6_BIT | network << LENGTH_BITS | length))
+    return sorted(prefixes)
+
+
+# The free-space actions on ::/0, in order, from it closed with free space off and back there:
+# (what, kind, argument, timed). The untimed steps put the focus back and set the state.
+SCATTERED_ACTIONS: list[tuple[str, str, object, bool]] = [
+    ("find ::/0", "find", "::/0", False),
+    ("Right: open it", "key", "ArrowRight", False),
+    ("free space on (it open)", "switch", None, True),
+    ("find ::/0", "find", "::/0", False),
+    ("End (free space shown)", "key", "End", True),
+    ("free space off (it open)", "switch", None, True),
+    ("find ::/0", "find", "::/0", False),
+    ("Left: close it", "key", "ArrowLeft", False),
+    ("free space on (it closed)", "switch", None, False),
+    ("find ::/0", "find", "::/0", False),
+    ("Right: open it (free space shown)", "key", "ArrowRight", True),
+    ("free space off", "switch", None, False),
+    ("find ::/0", "find", "::/0", False),
+    ("Left: close it", "key", "ArrowLeft", False),
+]
+
+
+def bench_scattered(label: str, prefixes: list[str], database: Path) -> list[str]:
+    """The free-space actions on ``::/0`` of scattered children, three times each: the best."""
+    print(f"\n## {label}: {len(prefixes):,} rows", flush=True)
+    best: dict[str, tuple[float, int, float]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        page = Path(scratch) / "prefixes.html"
+        run_once(database, Path(scratch) / "prefixes.json", page)
+        print(f"  page: {page.stat().st_size:,} bytes", flush=True)
+        with browser.chromium(1280, 800) as driver:
+            browser.open_page(driver, page)
+            for _ in range(3):
+                for what, kind, argument, timed in SCATTERED_ACTIONS:
+                    milliseconds, treeitems, _elements, selected = driver.execute_async_script(
+                        ACTION_JS, kind, argument
+                    )
+                    if timed:
+                        position = driver.execute_script(
+                            "return document.activeElement.getAttribute('aria-posinset')"
+                        )
+                        print(f"  {what}: {milliseconds:.0f} ms, {selected} ({position})")
+                        if what not in best or milliseconds < best[what][0]:
+                            best[what] = (milliseconds, treeitems, heap_mib(driver))
+            errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+            if errors:
+                raise SystemExit(f"the page logged errors: {errors}")
+    return [
+        f"| {label} | {what} (best of 3) | {milliseconds:.0f} ms | {treeitems} | {heap:.0f} MiB |"
+        for what, (milliseconds, treeitems, heap) in best.items()
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="generated rows (1,000,000)")
@@ -216,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--routeviews-dir", type=Path, default=ROUTEVIEWS_DIR, help="where the pfx2as files are"
     )
     parser.add_argument("--no-routeviews", action="store_true", help="skip the RouteViews tables")
+    parser.add_argument(
+        "--scattered", type=int, default=100_000, help="children of ::/0 (100,000; 0: none)"
+    )
     arguments = parser.parse_args(argv)
     reason = browser.skip_reason()
     if reason:
@@ -234,6 +301,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         table += bench_table(f"RouteViews ({len(routeviews):,})", routeviews, database)
     elif not arguments.no_routeviews:
         print(f"\nRouteViews skipped: no pfx2as files in {arguments.routeviews_dir}")
+    if arguments.scattered:
+        scattered = scattered_prefixes(arguments.scattered, arguments.seed)
+        database = DATA_DIR / f"page-scattered-{arguments.scattered}-{arguments.seed}.db"
+        if not database.exists():
+            write_database(database, scattered)
+        label = f"::/0 and {arguments.scattered:,} scattered"
+        table += bench_scattered(label, scattered, database)
     print("\n" + "\n".join(table))
     return 0
 

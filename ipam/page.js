@@ -174,27 +174,37 @@
   const short = (value) => (value < 10n ** 15n ? grouped(value) : Number(value).toPrecision(3)); // a row's width
 
   // -- Free blocks: the node minus its children, as maximal CIDR blocks in address order.
+  // (From here to the end of run6, the page's tests run this code alone, on many gaps.)
   function* split(low, high, bits) { // BigInts: [low, high) as the largest aligned blocks
     while (low < high) {
       let size = low === 0n ? 1n << bits : low & -low; // the largest block aligned at low
       while (low + size > high) size >>= 1n;
-      let length = bits;
-      for (let rest = size; rest > 1n; rest >>= 1n) length--;
-      yield [low, Number(length), size];
+      yield [low, Number(bits) - bitLength(size) + 1, size];
       low += size;
     }
   }
 
-  function* freeBlocks(node) {
-    const bits = BigInt(width(node));
-    const start = bigAddress(node), stop = start + bigSize(node);
-    let cursor = start;
-    for (const child of childrenOf(node)) {
-      const childStart = bigAddress(child);
-      if (childStart > cursor) yield* split(cursor, childStart, bits);
-      cursor = childStart + bigSize(child);
+  const bitLength = (value) => (value ? value.toString(2).length : 0); // a BigInt's
+
+  // The blocks of [low, high) rise, then fall: the gap splits at m, high with its bits below d
+  // cleared, d being the highest bit where low and high - 1 differ; the blocks from low to m are
+  // the 1 bits of m - low, lowest first, and from m to high those of high - m, highest first.
+  // The k-th block, found by walking those bits: only the rows drawn make blocks.
+  function blockAt(low, high, bits, k) { // BigInts but bits, a Number: [low, length, size]
+    const d = BigInt(Math.max(0, bitLength(low ^ (high - 1n)) - 1));
+    const middle = (high >> d) << d, rise = middle - low, fall = high - middle;
+    const block = (size) => [low, bits - bitLength(size) + 1, size];
+    for (let size = 1n; size <= rise; size <<= 1n) {
+      if (!(rise & size)) continue;
+      if (!k--) return block(size);
+      low += size;
     }
-    if (cursor < stop) yield* split(cursor, stop, bits);
+    for (let size = 1n << d; size; size >>= 1n) {
+      if (!(fall & size)) continue;
+      if (!k--) return block(size);
+      low += size;
+    }
+    return null; // not reached: k is below the gap's count
   }
 
   // The largest power of two dividing an IPv4 address (0: all 2^32). Bitwise operators take
@@ -212,10 +222,80 @@
     return blocks;
   }
 
-  function blockCount6(low, high) {
-    let blocks = 0;
-    for (const _block of split(low, high, 128n)) blocks++;
-    return blocks;
+  // The same count for IPv6 without a BigInt: an address is four 32-bit words (Numbers), the
+  // highest first. Up to m, the blocks reach the next multiple of 2^d above low: as many as the
+  // 1 bits of 2^d minus low's bits below d, which are the lowest 1 bit of those and each 0 bit
+  // above it (one block of 2^d when they are all 0). Mirrored (complementing every address maps
+  // aligned blocks to aligned blocks), the blocks from m to high count the same on the bits of
+  // ~(high - 1). When both are all 0, [low, high) is the one block of 2^(d+1).
+  const pop32 = (word) => { // the 1 bits of a 32-bit word
+    word -= (word >>> 1) & 0x55555555;
+    word = (word & 0x33333333) + ((word >>> 2) & 0x33333333);
+    return Math.imul((word + (word >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+  };
+
+  function blockCount6(low, last) { // [low, last], last included (high - 1 is always 128 bits)
+    let top = 0; // the first word where they differ
+    while (top < 3 && low[top] === last[top]) top++;
+    const differ = (low[top] ^ last[top]) >>> 0;
+    if (!differ) return 1; // a single address
+    const bit = 31 - Math.clz32(differ); // d is this bit of that word
+    const rising = run6(low, 0, top, bit), falling = run6(last, -1, top, bit);
+    return rising || falling ? (rising || 1) + (falling || 1) : 1;
+  }
+
+  // 1 + the 0 bits above the lowest 1 bit, of the bits below d (bit `bit` of word `top`) of
+  // the words, XOR flip (-1: complemented); 0 when those bits are all 0.
+  function run6(words, flip, top, bit) {
+    let ones = 0, zeros = 0, found = false; // zeros: below the lowest 1 bit
+    for (let at = 3; at >= top; at--) {
+      const word = ((words[at] ^ flip) & (at > top ? 0xffffffff : 2 ** bit - 1)) >>> 0;
+      ones += pop32(word);
+      if (found) continue;
+      zeros += word ? 31 - Math.clz32(word & -word) : at > top ? 32 : bit;
+      found = word !== 0;
+    }
+    return found ? 1 + 32 * (3 - top) + bit - ones - zeros : 0;
+  }
+
+  function* freeBlocks(node) {
+    const bits = BigInt(width(node));
+    const start = bigAddress(node), stop = start + bigSize(node);
+    let cursor = start;
+    for (const child of childrenOf(node)) {
+      const childStart = bigAddress(child);
+      if (childStart > cursor) yield* split(cursor, childStart, bits);
+      cursor = childStart + bigSize(child);
+    }
+    if (cursor < stop) yield* split(cursor, stop, bits);
+  }
+
+  // An IPv6 node's first and last addresses as words: its address (the BigInt, made once) cut
+  // in four through a DataView, and for the last the bits below the node's size set.
+  const wordsView = new DataView(new ArrayBuffer(16));
+  function span6(node, first, last) { // into two Uint32Arrays of 4
+    const address = address6Of(node), shift = 128 - lengths[node];
+    wordsView.setBigUint64(0, address >> 64n);
+    wordsView.setBigUint64(8, BigInt.asUintN(64, address));
+    for (let at = 0; at < 4; at++) {
+      first[at] = wordsView.getUint32(4 * at);
+      const below = shift - 32 * (3 - at); // the word's bits below the node's size
+      last[at] = below >= 32 ? 0xffffffff : below > 0 ? (first[at] | (2 ** below - 1)) >>> 0 : first[at];
+    }
+  }
+
+  const compare6 = (a, b) => { // -1, 0 or 1
+    for (let at = 0; at < 4; at++) if (a[at] !== b[at]) return a[at] < b[at] ? -1 : 1;
+    return 0;
+  };
+
+  function step6(words, by) { // add by (1 or -1) in place; false when it wraps around
+    for (let at = 3; at >= 0; at--) {
+      const value = words[at] + by;
+      words[at] = value >>> 0;
+      if (value >= 0 && value < 2 ** 32) return true;
+    }
+    return false;
   }
 
   // The free blocks of an open node, counted gap by gap: gaps[k] is how many lie before its
@@ -234,15 +314,22 @@
         cursor = address4[child] + 2 ** (32 - lengths[child]);
       }
       total += blockCount4(cursor, address4[node] + 2 ** (32 - lengths[node]));
-    } else {
-      let cursor = bigAddress(node);
+    } else { // in words: see blockCount6
+      const low = new Uint32Array(4), end = new Uint32Array(4);
+      const first = new Uint32Array(4), last = new Uint32Array(4);
+      span6(node, low, end);
+      let inside = true; // low is an address: the child before did not end at 2^128
       for (let k = 0; k < n; k++) {
-        const child = children[k];
-        total += blockCount6(cursor, bigAddress(child));
+        span6(children[k], first, last);
+        if (compare6(low, first) < 0) { // a gap: [low, first - 1]
+          step6(first, -1);
+          total += blockCount6(low, first);
+        }
         gaps[k] = total;
-        cursor = bigAddress(child) + bigSize(child);
+        low.set(last);
+        inside = step6(low, 1);
       }
-      total += blockCount6(cursor, bigAddress(node) + bigSize(node));
+      if (inside && compare6(low, end) <= 0) total += blockCount6(low, end);
     }
     gaps[n] = total;
     return gaps;
@@ -287,13 +374,12 @@
   function freeBlockAt(owner, entry) { // [low, length, size] of a free-block entry
     const gaps = open.get(owner).gaps;
     const k = gapOf(gaps, entry);
-    let skip = entry - k - (k ? gaps[k - 1] : 0);
+    const skip = entry - k - (k ? gaps[k - 1] : 0);
     const before = k ? childAt(owner, k - 1) : -1;
     const low = before < 0 ? bigAddress(owner) : bigAddress(before) + bigSize(before);
     const high = k < childCount[owner] ? bigAddress(childAt(owner, k))
       : bigAddress(owner) + bigSize(owner);
-    for (const block of split(low, high, BigInt(width(owner)))) if (!skip--) return block;
-    return null; // not reached: the gap holds the entry
+    return blockAt(low, high, width(owner), skip);
   }
 
   const rowCount = () => open.get(-1).size;
@@ -686,16 +772,15 @@
   freeButton.addEventListener("click", () => {
     if (detailsNode < 0) return;
     const rows = document.createDocumentFragment();
-    let blocks = 0;
+    const gaps = freeCounts(detailsNode, childList(detailsNode)); // counted, not made
+    const blocks = gaps[gaps.length - 1];
     const bits = width(detailsNode);
     for (const [low, length, size] of freeBlocks(detailsNode)) {
-      if (blocks < FREE_SHOWN) {
-        const row = element("li", "", blockText(low, length, bits));
-        row.append(element("span", "size", grouped(size)));
-        row.dataset.prefix = blockText(low, length, bits);
-        rows.append(row);
-      }
-      blocks++;
+      if (rows.childElementCount === FREE_SHOWN) break;
+      const row = element("li", "", blockText(low, length, bits));
+      row.append(element("span", "size", grouped(size)));
+      row.dataset.prefix = blockText(low, length, bits);
+      rows.append(row);
     }
     freeList.replaceChildren(rows);
     freeMore.textContent = blocks === 0 ? "No free space: the children cover it all."

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -723,6 +724,136 @@ def test_a_node_with_many_free_blocks_stays_a_window(driver: Any, tmp_path: Path
     assert position(driver) == ["10.15.255.0/24", 2, 4096, 4096]
     assert driver.find_element("id", "details-title").text == "10.15.255.0/24"
     assert driver.execute_script(TREEITEMS_JS) < 100
+
+
+# The page's free-block code alone (page.js, from split to the end of run6), on gaps
+# [low, high) given as decimal text: what the generator makes, the count from the bits alone
+# (IPv4 in Numbers, IPv6 in four 32-bit words) and every block found by walking the bits.
+COUNT_GAPS_JS = """
+const words = (value) => Uint32Array.of(
+  ...[96n, 64n, 32n, 0n].map((shift) => Number((value >> shift) & 0xffffffffn)));
+const text = (blocks) => blocks.map(([start, length]) => start.toString(16) + '/' + length);
+return arguments[0].map(([bits, low, high]) => {
+  const [start, stop] = [BigInt(low), BigInt(high)];
+  const made = [...split(start, stop, BigInt(bits))];
+  const count = bits === 32 ? blockCount4(Number(start), Number(stop))
+    : blockCount6(words(start), words(stop - 1n));
+  return [count, text(made), text(made.map((_, k) => blockAt(start, stop, bits, k)))];
+});
+"""
+
+
+def counting_js() -> str:
+    """page.js from ``function* split`` to the end of ``run6``: the code that counts and
+    finds free blocks, which needs nothing else of the page."""
+    source = (REPO_ROOT / "ipam" / "page.js").read_text(encoding="utf-8")
+    start = source.index("  function* split(")
+    end = source.index("\n  }\n", source.index("  function run6(")) + len("\n  }\n")
+    return source[start:end]
+
+
+def gap_corpus(seed: int) -> list[tuple[int, int, int]]:
+    """(bits, low, high): the whole space and its ends, single addresses, an aligned block of
+    every size with an address more or less at either end, spans across the 32-bit words'
+    boundaries, and random spans of every width."""
+    rng = random.Random(seed)
+    gaps: list[tuple[int, int, int]] = []
+    for bits in (32, 128):
+        top = 1 << bits
+        gaps += [(bits, 0, top), (bits, 0, 1), (bits, top - 1, top), (bits, 0, top - 1)]
+        gaps += [(bits, 1, top), (bits, 1, top - 1), (bits, 5, 6)]
+        for size in range(bits + 1):
+            start = rng.getrandbits(bits - size) << size if size < bits else 0
+            stop = start + (1 << size)
+            gaps += [(bits, start, stop), (bits, start + 1, stop), (bits, start, stop - 1)]
+        for boundary in range(32, bits, 32):
+            gaps += [(bits, (1 << boundary) - 1, (1 << boundary) + 1)]
+            gaps += [(bits, (1 << boundary) - 3, top), (bits, 0, (1 << boundary) + 3)]
+        for _ in range(400):
+            low = rng.getrandbits(bits)
+            gaps.append((bits, low, min(top, low + 1 + rng.getrandbits(rng.randint(1, bits)))))
+    return [(bits, low, high) for bits, low, high in gaps if low < high]
+
+
+def test_free_blocks_counted_from_the_bits_are_the_generators(driver: Any) -> None:
+    gaps = gap_corpus(20261207)
+    driver.get("about:blank")
+    said = driver.execute_script(
+        counting_js() + COUNT_GAPS_JS, [[bits, str(low), str(high)] for bits, low, high in gaps]
+    )
+    for (bits, low, high), (count, made, found) in zip(gaps, said):
+        version = ipaddress.IPv4Address if bits == 32 else ipaddress.IPv6Address
+        blocks = ipaddress.summarize_address_range(version(low), version(high - 1))
+        expected = [f"{int(block.network_address):x}/{block.prefixlen}" for block in blocks]
+        assert (count, made, found) == (len(expected), expected, expected), (bits, low, high)
+
+
+def test_a_node_of_scattered_ipv6_children_shows_ipam_free_among_them(
+    driver: Any, tmp_path: Path
+) -> None:
+    """::/0 with 3,000 networks /64 to /128 all over the space (their offsets past 2^53 and
+    below, one at each end): its entries are its children and what ``ipam free`` lists for it,
+    in address order, whether free space is switched on with it open or it is opened with free
+    space on; only a window of them is in the DOM."""
+    from selenium.webdriver.common.keys import Keys  # noqa: PLC0415
+
+    rng = random.Random(20261207)
+    values = {"::/0", "::/128", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120", "2001:db8::/32"}
+    values |= {"2001:db8::1/128", "2001:db8:1::/48", "1::/64", "1:0:0:1::/64"}
+    while len(values) < 3000:
+        length = rng.randint(64, 128)
+        network = ipaddress.IPv6Network((rng.getrandbits(length) << (128 - length), length))
+        values.add(str(network))
+    ordered = sorted(values)
+    browser.open_page(driver, write_page(tmp_path, ordered, list(range(1, len(ordered) + 1))))
+    nodes = build_tree(ordered, list(range(1, len(ordered) + 1))).nodes()
+    kids = [node.prefix for node in nodes if node.depth == 1]
+    free = free_blocks(ordered, "::/0")
+    entries = [
+        prefix
+        for _, prefix in sorted(
+            (int(ipaddress.ip_network(prefix).network_address), prefix) for prefix in kids + free
+        )
+    ]
+    assert len(free) > 50 * len(kids)  # about 84 free blocks a gap
+
+    def check() -> None:  # the first rows, some in the middle (by find), the last ones
+        assert find(driver, "::/0")[1] == "::/0"
+        assert keys(driver, Keys.ARROW_DOWN)[1] == entries[0]
+        assert position(driver) == [entries[0], 2, 1, len(entries)]
+        assert [keys(driver, Keys.ARROW_DOWN)[1] for _ in range(3)] == entries[1:4]
+        for kid in kids[len(kids) // 3], kids[len(kids) // 2], kids[-700]:
+            at = entries.index(kid)
+            assert find(driver, kid)[1] == kid
+            assert position(driver) == [kid, 2, at + 1, len(entries)]
+            assert keys(driver, Keys.ARROW_DOWN)[1] == entries[at + 1]
+            assert driver.find_element("id", "details-title").text == entries[at + 1]
+            assert keys(driver, Keys.ARROW_UP)[1] == kid
+            assert keys(driver, Keys.ARROW_UP)[1] == entries[at - 1]
+        assert keys(driver, Keys.END)[1] == entries[-1]
+        assert position(driver) == [entries[-1], 2, len(entries), len(entries)]
+        assert [keys(driver, Keys.ARROW_UP)[1] for _ in range(3)] == entries[-4:-1][::-1]
+        assert driver.execute_script(TREEITEMS_JS) < 100
+
+    assert find(driver, "::/0")[1] == "::/0"
+    keys(driver, Keys.ARROW_RIGHT)  # opened, then free space switched on
+    driver.find_element("id", "free-switch").click()
+    check()
+    assert find(driver, "::/0")[1] == "::/0"
+    keys(driver, Keys.ARROW_LEFT)  # closed, then opened with free space on
+    keys(driver, Keys.ARROW_RIGHT)
+    check()
+    driver.find_element("id", "free-switch").click()  # off: the children alone
+    assert find(driver, kids[-1])[1] == kids[-1]
+    assert position(driver) == [kids[-1], 2, len(kids), len(kids)]
+    assert find(driver, "::/0")[1] == "::/0"
+    driver.find_element("id", "free-button").click()  # its details: counted, the first listed
+    said = driver.find_element("id", "free-more").text
+    assert said == f"{len(free)} free blocks, the first 1000 shown"
+    shown = driver.execute_script(
+        "return [...document.querySelectorAll('#free-blocks li')].map(li => li.dataset.prefix)"
+    )
+    assert shown == free[:1000]
 
 
 def test_shares_that_are_not_exactly_all_or_nothing_never_say_so(
