@@ -16,6 +16,7 @@ import pytest
 
 from servicekit.database import (
     connect_read_only,
+    folded,
     is_wal,
     quote_identifier,
     table_columns,
@@ -449,3 +450,17 @@ def test_odd_table_names_are_quoted(tmp_path: Path) -> None:
     assert quote_identifier('we"ird') == '"we""ird"'
     database = make_database(tmp_path / "x.db", 'CREATE TABLE "we""ird name" (a, "b""c")')
     assert names(database, 'we"ird name') == ["a", 'b"c']
+
+
+def test_identifiers_fold_as_sqlite_folds_them_ascii_only(tmp_path: Path) -> None:
+    """SQLite matches names without regard to the case of ASCII letters only: "É" and "é", or
+    the Kelvin sign and "k", are different columns to it."""
+    assert folded("DeScRiPtIoN_1") == "description_1"
+    assert folded("\u00c9") == "\u00c9"
+    assert folded("\u212a") == "\u212a"  # KELVIN SIGN, which str.lower() makes "k"
+    database = make_database(tmp_path / "x.db", 'CREATE TABLE t ("\u00c9", "\u00e9", "\u212a", k)')
+    assert names(database) == ["\u00c9", "\u00e9", "\u212a", "k"]
+    connection = sqlite3.connect(database)
+    with pytest.raises(sqlite3.OperationalError, match="duplicate column name"):
+        connection.execute('ALTER TABLE t ADD COLUMN "K"')
+    connection.close()
