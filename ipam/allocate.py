@@ -4,8 +4,9 @@ record them, in one write transaction, so that no two callers can ever get the s
 "Look, then insert" is the race every IPAM has had: two callers ask which block is free, both
 hear the same answer, both insert it. Here the look and the insert are one transaction that
 takes SQLite's write lock before it reads (``BEGIN IMMEDIATE``): a second caller waits for the
-first to commit (up to ``--timeout``, 120 s), then reads a table that already holds the first's
-rows. No server, no lock file: SQLite's own lock serialises every writer of the file.
+first to commit (``--timeout``, 120 s, bounds every wait of the call), then reads a table that
+already holds the first's rows. No server, no lock file: SQLite's own lock serialises every
+writer of the file.
 
 - **The blocks**: exactly those ``python -m ipam free PARENT --length N --limit K`` gives on the
   table as the transaction reads it (``ipam/free.py``'s walk on the engine's sorted keys:
@@ -374,7 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="SECONDS",
-        help="how long to wait for other writers, in seconds (default %(default)g)",
+        help="how long to wait, in all, for other writers and (rollback-journal mode) for "
+        "the readers a commit waits for, in seconds (default %(default)g)",
     )
     parser.add_argument(
         "--json", action="store_true", help='JSON Lines: {"id": ..., "prefix": ...} per new row'

@@ -802,7 +802,8 @@ def test_help_says_what_allocate_does_and_what_each_option_does(
         "--length N the prefix length of the blocks, from PARENT's length to 32 (IPv6: 128)",
         "--count K how many blocks, all or none, at most 1,000,000 (default 1)",
         "--set COLUMN=VALUE a value for another column of the new rows, as text (repeatable)",
-        "--timeout SECONDS how long to wait for other writers, in seconds (default 120)",
+        "--timeout SECONDS how long to wait, in all, for other writers and (rollback-journal "
+        "mode) for the readers a commit waits for, in seconds (default 120)",
         '--json JSON Lines: {"id": ..., "prefix": ...} per new row',
     ):
         assert line in text
@@ -949,8 +950,8 @@ def test_the_connection_waits_as_told_and_leaves_transactions_to_allocate(shippe
 
 
 def test_a_writer_that_commits_within_the_timeout_is_waited_for(shipped: Path) -> None:
-    """allocate waits for the lock, then reads the table the other writer left; and SQLite's
-    own busy timeout is back for its commit."""
+    """allocate waits for the lock, then reads the table the other writer left; and the
+    connection's busy timeout, 0 while allocate waits in its own loop, is as it was after."""
     holder = sqlite3.connect(shipped, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
     holder.execute("INSERT INTO prefixes (prefix) VALUES ('10.10.0.0/24')")
