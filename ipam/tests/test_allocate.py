@@ -777,6 +777,33 @@ def test_a_commit_that_fails_is_one_line_and_nothing_is_kept(shipped: Path) -> N
     assert rows(shipped) == before
 
 
+class FailingInsert(FailingCommit):
+    """A connection whose second insert fails as on a full disk."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        super().__init__(connection)
+        self.inserts = 0
+
+    def execute(self, sql: str, *parameters: Any) -> sqlite3.Cursor:
+        if sql.startswith("INSERT"):
+            self.inserts += 1
+            if self.inserts == 2:
+                raise sqlite3.OperationalError("database or disk is full")
+        return self.connection.execute(sql, *parameters)
+
+
+def test_an_insert_that_fails_is_a_write_error_and_nothing_is_kept(shipped: Path) -> None:
+    before = rows(shipped)
+    connection = connect_read_write(shipped, 1.0)
+    with pytest.raises(RunError) as raised:
+        allocate(FailingInsert(connection), shipped, Request(key("10.0.0.0/8"), 16, 3))  # type: ignore[arg-type]
+    connection.close()
+    assert str(raised.value) == (
+        f"cannot write database {shipped}: database or disk is full; nothing allocated"
+    )
+    assert rows(shipped) == before
+
+
 def test_help_says_what_allocate_does_and_what_each_option_does(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
