@@ -4,8 +4,9 @@ record them, in one write transaction, so that no two callers can ever get the s
 "Look, then insert" is the race every IPAM has had: two callers ask which block is free, both
 hear the same answer, both insert it. Here the look and the insert are one transaction that
 takes SQLite's write lock before it reads (``BEGIN IMMEDIATE``): a second caller waits for the
-first to commit (up to ``--timeout``, 120 s), then reads a table that already holds the first's
-rows. No server, no lock file: SQLite's own lock serialises every writer of the file.
+first to commit (``--timeout``, 120 s, bounds every wait of the call), then reads a table that
+already holds the first's rows. No server, no lock file: SQLite's own lock serialises every
+writer of the file.
 
 - **The blocks**: exactly those ``python -m ipam free PARENT --length N --limit K`` gives on the
   table as the transaction reads it (``ipam/free.py``'s walk on the engine's sorted keys:
@@ -41,11 +42,28 @@ from urllib.parse import quote
 
 from ipam.free import EXIT_NOTHING_FREE, FreeSpace
 from ipam.hierarchy import Hierarchy, end_key
-from ipam.networks import IPV6_BIT, LENGTH_MASK, network_keys, network_text
+from ipam.networks import network_keys, network_text
 from ipam.store import ID_COLUMN, PREFIX_COLUMN, TABLE, select_all
-from ipam.view import EXIT_OK, network, run_view, view_parser, whole_number, write_lines
+from ipam.view import (
+    EXIT_OK,
+    check_length,
+    network,
+    prefix_length,
+    run_view,
+    view_parser,
+    whole_number,
+    write_lines,
+)
+from servicekit.cli import EXIT_USAGE
 from servicekit.database import (
+    XINFO_DEFAULT,
+    XINFO_HIDDEN,
+    XINFO_NAME,
+    XINFO_NOT_NULL,
+    XINFO_PRIMARY_KEY,
+    XINFO_TYPE,
     check_database_file,
+    folded,
     quote_identifier,
     shown,
     table_columns,
@@ -56,15 +74,20 @@ from servicekit.runs import RunError
 __all__ = ["Allocation", "Request", "allocate", "main"]
 
 PROG = "python -m ipam allocate"
-EXIT_USAGE = 2  # argparse's
 # Longer than the readers' BUSY_TIMEOUT_SECONDS: callers queue for the write lock, each holding
 # it for one read of the table (seconds at 1M rows), and a caller late in a queue of dozens must
 # not give up while the others are served.
 DEFAULT_TIMEOUT_SECONDS = 120.0
 MAX_TIMEOUT_SECONDS = 3600.0
 MAX_COUNT = 1_000_000  # rows in one transaction: the blocks are held in memory until inserted
-_LONGEST_SLEEP = 0.05  # between two tries for the write lock, as SQLite's own busy handler
-_NOT_NULL, _DEFAULT, _PRIMARY_KEY, _HIDDEN = 3, 4, 5, 6  # PRAGMA table_xinfo's fields
+_LONGEST_SLEEP = 0.05  # between two tries for a lock, as SQLite's own busy handler
+_SQLITE_BUSY = 5  # the primary result code of every "database is locked"
+_BUSY_MESSAGE = "database is locked"  # SQLite's words for it, whichever kind
+_WRITER = "another writer held it past the timeout (--timeout)"
+_READERS = (
+    "readers held it past the timeout (--timeout): in rollback-journal mode a commit waits for "
+    "every read in progress to end"
+)
 
 
 class Request(NamedTuple):
@@ -127,11 +150,26 @@ def allocate(connection: sqlite3.Connection, database: Path, request: Request) -
     """Take and record the blocks in one write transaction; commit only once every row is in.
 
     The write lock is taken before the table is read (``BEGIN IMMEDIATE`` waits for other
-    writers up to the connection's timeout), so the blocks read as free stay free until they
-    are inserted. Nothing is committed on any way out but the last line.
+    writers), so the blocks read as free stay free until they are inserted. The connection's
+    busy timeout bounds the whole call: the wait for other writers at BEGIN and for readers at
+    COMMIT together. Nothing is committed on any way out but the COMMIT.
     """
+    (milliseconds,) = connection.execute("PRAGMA busy_timeout").fetchone()
+    connection.execute("PRAGMA busy_timeout = 0")  # the waits are _retried's, in Python
     try:
-        _begin_immediate(connection)
+        return _allocate(connection, database, request, time.monotonic() + milliseconds / 1000)
+    finally:
+        connection.execute(f"PRAGMA busy_timeout = {milliseconds}")
+
+
+def _allocate(
+    connection: sqlite3.Connection, database: Path, request: Request, deadline: float
+) -> list[Allocation]:
+    try:
+        _retried(connection, "BEGIN IMMEDIATE", deadline)
+    except sqlite3.Error as error:
+        raise _failed(database, error, reading=True, held_by=_WRITER) from error
+    try:
         columns = _insert_columns(connection, database, request)
         table, prefix = quote_identifier(TABLE), quote_identifier(PREFIX_COLUMN)
         prefixes = [row[0] for row in select_all(connection, f"SELECT {prefix} FROM {table}")]
@@ -153,9 +191,12 @@ def allocate(connection: sqlite3.Connection, database: Path, request: Request) -
             text = network_text(block)
             cursor = connection.execute(insert, (text, *values))
             allocations.append(Allocation(cast(int, cursor.lastrowid), text))
-        connection.execute("COMMIT")
     except sqlite3.Error as error:
         raise _failed(database, error, reading=False) from error
+    try:
+        _retried(connection, "COMMIT", deadline)  # a COMMIT refused as busy is still open
+    except sqlite3.Error as error:
+        raise _failed(database, error, reading=False, held_by=_READERS) from error
     return allocations
 
 
@@ -169,60 +210,65 @@ def _inside(prefixes: list[object], parent: int) -> Hierarchy:
     return Hierarchy(keys, rows=[], parents=[], row_parents=[], row_keys=[], invalid_rows=[])
 
 
-def _begin_immediate(connection: sqlite3.Connection) -> None:
-    """``BEGIN IMMEDIATE``, waiting for other writers up to the connection's busy timeout.
+def _retried(connection: sqlite3.Connection, sql: str, deadline: float) -> None:
+    """``sql``, tried again while SQLite answers busy, until the ``time.monotonic()`` deadline.
 
     The wait is this loop's, not SQLite's: SQLite's busy handler sleeps in C, where Ctrl-C is
-    not seen until it gives up (minutes, in a queue of callers); this one sleeps in Python. The
-    busy timeout is SQLite's again afterwards, for the commit to wait out the readers.
+    not seen until it gives up (minutes, in a queue of callers); this one sleeps in Python, and
+    never past the deadline. ``BEGIN IMMEDIATE`` waits here for other writers; ``COMMIT``, in
+    rollback-journal mode, for the readers (SQLite leaves the transaction open to try again).
     """
-    (milliseconds,) = connection.execute("PRAGMA busy_timeout").fetchone()
-    connection.execute("PRAGMA busy_timeout = 0")
-    deadline = time.monotonic() + milliseconds / 1000
     delay = 0.001
     while True:
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            break
+            connection.execute(sql)
+            return
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if not _busy(error) or left <= 0:
                 raise
-        time.sleep(delay)
+        time.sleep(min(delay, left))
         delay = min(delay * 2, _LONGEST_SLEEP)
-    connection.execute(f"PRAGMA busy_timeout = {milliseconds}")
+
+
+def _busy(error: sqlite3.Error) -> bool:
+    """Whether SQLite answered SQLITE_BUSY (another connection holds a lock), by its result code
+    (Python 3.11 and later), else by its exact words: a constraint on a column named "locked",
+    or a trigger's message, is not a lock."""
+    code: int | None = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return str(error) == _BUSY_MESSAGE
+    return code & 0xFF == _SQLITE_BUSY  # any extended code of it: _RECOVERY, _SNAPSHOT, ...
 
 
 def _insert_columns(connection: sqlite3.Connection, database: Path, request: Request) -> list[str]:
     """The columns the INSERT names, the prefix first, as the table spells them; refuses a
-    table whose id SQLite does not assign, and a NOT NULL column left without a value."""
+    table whose id SQLite does not assign, and a NOT NULL column left without a value. Names
+    match as SQLite matches them (``folded``)."""
     info = table_columns(connection, TABLE, database)
-    spelled = {str(row[1]).lower(): str(row[1]) for row in info}
-    keys = [row for row in info if row[_PRIMARY_KEY]]
+    spelled = {folded(str(row[XINFO_NAME])): str(row[XINFO_NAME]) for row in info}
     if PREFIX_COLUMN not in spelled:
         raise RunError(f"table {TABLE!r} in {shown(database)} has no {PREFIX_COLUMN!r} column")
-    if len(keys) != 1 or (str(keys[0][1]).lower(), str(keys[0][2]).upper()) != (
-        ID_COLUMN,
-        "INTEGER",
-    ):
+    if not _id_is_rowid(connection, info):
         raise RunError(
             f"table {TABLE!r} in {shown(database)} must have 'id INTEGER PRIMARY KEY', which "
             f"gives each new row its id"
         )
-    generated = {str(row[1]).lower() for row in info if row[_HIDDEN]}
+    generated = {folded(str(row[XINFO_NAME])) for row in info if row[XINFO_HIDDEN]}
     columns = [spelled[PREFIX_COLUMN]]
     for name, _value in request.values:
-        lower = name.lower()
-        if lower in (PREFIX_COLUMN, ID_COLUMN):
-            raise Refused(f"--set {name}: allocate writes the {lower} itself")
-        if lower not in spelled or lower in generated:
+        key = folded(name)
+        if key in (PREFIX_COLUMN, ID_COLUMN):
+            raise Refused(f"--set {name}: allocate writes the {key} itself")
+        if key not in spelled or key in generated:
             have = ", ".join(spelled[column] for column in spelled if column not in generated)
             raise Refused(f"--set {name}: table {TABLE!r} has no such column (it has: {have})")
-        columns.append(spelled[lower])
-    given = {column.lower() for column in columns}
+        columns.append(spelled[key])
+    given = set(map(folded, columns))
     for row in info:
-        name = str(row[1])
-        needed = row[_NOT_NULL] and row[_DEFAULT] is None and not row[_PRIMARY_KEY]
-        if needed and name.lower() not in given and not row[_HIDDEN]:
+        name = str(row[XINFO_NAME])
+        needed = row[XINFO_NOT_NULL] and row[XINFO_DEFAULT] is None and not row[XINFO_PRIMARY_KEY]
+        if needed and folded(name) not in given and not row[XINFO_HIDDEN]:
             raise RunError(
                 f"column {name!r} of table {TABLE!r} in {shown(database)} is NOT NULL with "
                 f"no default: give it a value with --set {name}=VALUE; nothing allocated"
@@ -230,14 +276,32 @@ def _insert_columns(connection: sqlite3.Connection, database: Path, request: Req
     return columns
 
 
-def _failed(database: Path, error: sqlite3.Error, *, reading: bool) -> RunError:
-    """The one line for an error of SQLite's, naming the file; nothing was committed."""
+def _id_is_rowid(connection: sqlite3.Connection, info: list[tuple[object, ...]]) -> bool:
+    """Whether ``id`` is the table's one primary key and an alias of its rowid, the one key
+    SQLite assigns and ``lastrowid`` reads.
+
+    Not every ``INTEGER PRIMARY KEY`` is: ``id INTEGER PRIMARY KEY DESC`` (a documented quirk)
+    and a ``WITHOUT ROWID`` table have an ordinary key, which SQLite backs with an index whose
+    origin is "pk"; an alias has no such index.
+    """
+    keys = [row for row in info if row[XINFO_PRIMARY_KEY]]
+    if len(keys) != 1:
+        return False
+    name, declared = str(keys[0][XINFO_NAME]), str(keys[0][XINFO_TYPE])
+    if (folded(name), folded(declared)) != (ID_COLUMN, "integer"):
+        return False
+    indexes = connection.execute(f"PRAGMA index_list({quote_identifier(TABLE)})").fetchall()
+    return all(index[3] != "pk" for index in indexes)  # (seq, name, unique, origin, partial)
+
+
+def _failed(
+    database: Path, error: sqlite3.Error, *, reading: bool, held_by: str | None = None
+) -> RunError:
+    """The one line for an error of SQLite's, naming the file; nothing was committed.
+    ``held_by``: who held the lock when ``error`` is SQLite's busy."""
     text = str(error)
-    if "locked" in text:  # SQLite's words for SQLITE_BUSY and SQLITE_LOCKED
-        return RunError(
-            f"database {shown(database)} is locked: another writer held it past the timeout "
-            f"(--timeout); nothing allocated"
-        )
+    if held_by is not None and _busy(error):
+        return RunError(f"database {shown(database)} is locked: {held_by}; nothing allocated")
     if isinstance(error, sqlite3.IntegrityError):
         return RunError(f"cannot insert into {shown(database)}: {text}; nothing allocated")
     if reading:
@@ -286,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--length",
-        type=_length,
+        type=prefix_length,
         required=True,
         metavar="N",
         help="the prefix length of the blocks, from PARENT's length to 32 (IPv6: 128)",
@@ -311,19 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="SECONDS",
-        help="how long to wait for other writers, in seconds (default %(default)g)",
+        help="how long to wait, in all, for other writers and (rollback-journal mode) for "
+        "the readers a commit waits for, in seconds (default %(default)g)",
     )
     parser.add_argument(
         "--json", action="store_true", help='JSON Lines: {"id": ..., "prefix": ...} per new row'
     )
     return parser
-
-
-def _length(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a prefix length, not {text!r}") from None
 
 
 def _count(text: str) -> int:
@@ -355,14 +413,8 @@ def _seconds(text: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    shortest = args.prefix & LENGTH_MASK
-    longest = 128 if args.prefix & IPV6_BIT else 32
-    if not shortest <= args.length <= longest:
-        parser.error(
-            f"argument --length: must be from {shortest} to {longest} for "
-            f"{network_text(args.prefix)}, not {args.length}"
-        )
-    names = [name.lower() for name, _value in args.set]
+    check_length(parser, args.prefix, args.length)
+    names = [folded(name) for name, _value in args.set]
     for name in names:
         if names.count(name) > 1:
             parser.error(f"argument --set: {name} given twice")

@@ -44,8 +44,10 @@ from ipam.networks import (
 from ipam.store import read_prefix_table
 from ipam.view import (
     EXIT_OK,
+    check_length,
     network,
     percent,
+    prefix_length,
     run_view,
     share,
     view_parser,
@@ -268,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--length",
-        type=_length,
+        type=prefix_length,
         metavar="N",
         help="the free blocks of prefix length N, from PREFIX's length to 32 (IPv6: 128)",
     )
@@ -284,25 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _length(text: str) -> int:
-    """The argparse type of ``--length``: a whole number (the range depends on PREFIX)."""
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a prefix length, not {text!r}") from None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.length is not None:
-        shortest = args.prefix & LENGTH_MASK
-        longest = 128 if args.prefix & IPV6_BIT else 32
-        if not shortest <= args.length <= longest:
-            parser.error(
-                f"argument --length: must be from {shortest} to {longest} for "
-                f"{network_text(args.prefix)}, not {args.length}"
-            )
+        check_length(parser, args.prefix, args.length)
         if args.limit is None:
             args.limit = 1
     return run_view(PROG, partial(_show, args))

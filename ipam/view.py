@@ -18,9 +18,9 @@ from itertools import islice
 from pathlib import Path
 from typing import TextIO
 
-from ipam.networks import network_key
+from ipam.networks import IPV6_BIT, LENGTH_MASK, network_key, network_text
 from ipam.store import DEFAULT_DB
-from servicekit.cli import env_default
+from servicekit.cli import decimal_digits, env_default
 from servicekit.runs import RunError
 
 EXIT_OK = 0
@@ -57,14 +57,32 @@ def network(text: str) -> int:
 
 
 def whole_number(text: str) -> int:
-    """The argparse type of a count such as ``--depth`` or ``--limit``: a whole number from 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
+    """The argparse type of a count such as ``--depth`` or ``--limit``: a whole number from 1, in
+    plain decimal digits (``servicekit.cli.decimal_digits``)."""
+    value = decimal_digits(text)
+    if value is None or value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1, not {text!r}")
     return value
+
+
+def prefix_length(text: str) -> int:
+    """The argparse type of ``--length``, in plain decimal digits; ``check_length`` checks its
+    range once the network it applies to is known."""
+    value = decimal_digits(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"must be a prefix length, not {text!r}")
+    return value
+
+
+def check_length(parser: argparse.ArgumentParser, prefix: int, length: int) -> None:
+    """Exit 2 unless ``length`` is from the ``prefix`` key's own length to 32 (IPv6: 128)."""
+    shortest = prefix & LENGTH_MASK
+    longest = 128 if prefix & IPV6_BIT else 32
+    if not shortest <= length <= longest:
+        parser.error(
+            f"argument --length: must be from {shortest} to {longest} for "
+            f"{network_text(prefix)}, not {length}"
+        )
 
 
 _BELOW_ONE = 1 - 2**-53  # the largest float below 1

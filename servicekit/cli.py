@@ -73,13 +73,22 @@ def from_variable(name: str, default: str) -> FromVariable:
     return FromVariable(name, env_default(name, default))
 
 
-def interval_seconds(text: str) -> int:
-    """The argparse type of ``--interval-seconds``: whole seconds, from 1 to a year.
+def decimal_digits(text: str) -> int | None:
+    """The value of ``text`` when it is plain decimal digits, leading zeros allowed (``0300`` is
+    300), as ``healthcheck.sh`` reads its numbers; else None: no sign, space, underscore or
+    non-ASCII digit, which ``int()`` would take, nor more digits than ``int()`` converts."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    try:
+        return int(text)
+    except ValueError:  # past sys.get_int_max_str_digits() (Python 3.11 and later)
+        return None
 
-    Plain decimal digits, leading zeros allowed (``0300`` is 300), as ``healthcheck.sh`` reads
-    its numbers: no sign, space, underscore or non-ASCII digit, which ``int()`` would take.
-    """
-    value = int(text) if text.isascii() and text.isdigit() else 0
+
+def interval_seconds(text: str) -> int:
+    """The argparse type of ``--interval-seconds``: whole seconds, from 1 to a year, in plain
+    decimal digits (``decimal_digits``)."""
+    value = decimal_digits(text) or 0
     if not 0 < value <= MAX_INTERVAL_SECONDS:
         raise argparse.ArgumentTypeError(
             f"must be a whole number of seconds from 1 to {MAX_INTERVAL_SECONDS} (a year), in "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import string
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,7 +21,10 @@ from servicekit.runs import RunError, on_os_error
 BUSY_TIMEOUT_SECONDS = 30.0  # a writer in the middle of a commit delays a run, not fails it
 _HEADER_SIZE = 100
 _WAL_FORMAT = 2  # header bytes 18 and 19 (write and read format versions) in WAL mode
-_HIDDEN_COLUMN = 1  # PRAGMA table_xinfo's "hidden" of a virtual table's hidden column
+# The fields of a PRAGMA table_xinfo row, after its cid
+XINFO_NAME, XINFO_TYPE, XINFO_NOT_NULL, XINFO_DEFAULT, XINFO_PRIMARY_KEY, XINFO_HIDDEN = range(1, 7)
+_HIDDEN_COLUMN = 1  # XINFO_HIDDEN of a virtual table's hidden column (2, 3: generated columns)
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def connect_read_only(path: Path, timeout: float = BUSY_TIMEOUT_SECONDS) -> sqlite3.Connection:
@@ -165,6 +169,13 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def folded(name: str) -> str:
+    """An identifier as SQLite compares it: ASCII letters without case, every other character as
+    it is (``str.lower()`` would fold ``É`` to ``é`` and the Kelvin sign to ``k``, which SQLite
+    holds for other names)."""
+    return name.translate(_ASCII_LOWER)
+
+
 def table_columns(
     connection: sqlite3.Connection, table: str, path: Path
 ) -> list[tuple[object, ...]]:
@@ -175,7 +186,7 @@ def table_columns(
     columns like any other. Hidden columns of virtual tables are left out, as SELECT * does.
     """
     info = connection.execute(f"PRAGMA table_xinfo({quote_identifier(table)})").fetchall()
-    columns = [row for row in info if row[6] != _HIDDEN_COLUMN]
+    columns = [row for row in info if row[XINFO_HIDDEN] != _HIDDEN_COLUMN]
     if not columns:
         raise RunError(f"{shown(path)} has no {table!r} table")
     return columns

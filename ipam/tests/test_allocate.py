@@ -309,6 +309,28 @@ def test_a_column_the_table_lacks_or_allocate_writes_is_refused(
     assert rows(database) == [(1, "10.0.0.0/8")]
 
 
+def test_set_matches_column_names_as_sqlite_does_ascii_letters_only(tmp_path: Path) -> None:
+    """SQLite folds the case of ASCII letters only: "É" and "é" are two columns, and "k" is
+    not the Kelvin sign's."""
+    database = make_database(
+        tmp_path / "p.db", [], 'id INTEGER PRIMARY KEY, prefix TEXT, "\u00c9", "\u00e9", "\u212a"'
+    )
+    arguments = ["10.0.0.0/8", "--length", "8", "--db", str(database)]
+    completed = run(*arguments, "--set", "\u00c9=upper", "--set", "\u00e9=lower")
+    assert (completed.returncode, completed.stderr) == (0, "")
+    assert rows(database, '"\u00c9", "\u00e9", "\u212a"') == [("upper", "lower", None)]
+    completed = run(*arguments, "--set", "k=1")
+    assert completed.stderr == (
+        "python -m ipam allocate: error: --set k: table 'prefixes' has no such column (it has: "
+        "id, prefix, \u00c9, \u00e9, \u212a)\n"
+    )
+    completed = run(*arguments, "--set", "\u212a=1", "--set", "\u00c9=2", "--set", "\u00c9=3")
+    assert (
+        completed.stderr == "python -m ipam allocate: error: argument --set: \u00c9 given twice\n"
+    )
+    assert len(rows(database)) == 1
+
+
 def test_a_constraint_that_fails_rolls_every_row_back(tmp_path: Path) -> None:
     database = make_database(
         tmp_path / "p.db",
@@ -331,6 +353,9 @@ def test_a_constraint_that_fails_rolls_every_row_back(tmp_path: Path) -> None:
         "id INTEGER, prefix TEXT",
         "id INT PRIMARY KEY, prefix TEXT",
         "id INTEGER, prefix TEXT, PRIMARY KEY (id, prefix)",
+        # INTEGER PRIMARY KEY, but not the rowid: SQLite would not give the id (its quirk)
+        "id INTEGER PRIMARY KEY DESC, prefix TEXT",
+        "prefix TEXT, id integer primary key desc unique",
     ],
 )
 def test_an_id_that_is_not_the_integer_primary_key_is_refused(tmp_path: Path, schema: str) -> None:
@@ -342,6 +367,42 @@ def test_an_id_that_is_not_the_integer_primary_key_is_refused(tmp_path: Path, sc
         "KEY', which gives each new row its id\n"
     )
     assert len(rows(database)) == 1
+
+
+def test_a_table_without_rowid_is_refused_before_any_insert(tmp_path: Path) -> None:
+    database = tmp_path / "p.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "CREATE TABLE prefixes (id INTEGER PRIMARY KEY, prefix TEXT) WITHOUT ROWID"
+        )
+        connection.execute("INSERT INTO prefixes VALUES (1, '10.0.0.0/8')")
+    connection.close()
+    completed = run("10.0.0.0/8", "--length", "16", "--db", str(database))
+    assert completed.returncode == 1
+    assert completed.stderr == (
+        f"python -m ipam allocate: table 'prefixes' in {database} must have 'id INTEGER PRIMARY "
+        "KEY', which gives each new row its id\n"
+    )
+    assert rows(database) == [(1, "10.0.0.0/8")]
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "id INTEGER PRIMARY KEY ASC, prefix TEXT",
+        "id Integer, prefix TEXT, PRIMARY KEY (id DESC)",  # the quirk is the column's only
+        "prefix TEXT, ID INTEGER PRIMARY KEY AUTOINCREMENT UNIQUE",
+    ],
+)
+def test_every_spelling_of_the_rowid_id_gives_the_stored_id(tmp_path: Path, schema: str) -> None:
+    database = make_database(tmp_path / "p.db", [], schema)
+    with sqlite3.connect(database) as connection:
+        connection.execute("INSERT INTO prefixes (id, prefix) VALUES (5, '10.0.0.0/8')")
+    connection.close()
+    completed = run("10.0.0.0/8", "--length", "24", "--count", "2", "--db", str(database))
+    assert (completed.returncode, completed.stderr) == (0, "")
+    assert completed.stdout == "10.0.0.0/24         id 6\n10.0.1.0/24         id 7\n"
+    assert rows(database) == [(5, "10.0.0.0/8"), (6, "10.0.0.0/24"), (7, "10.0.1.0/24")]
 
 
 # -- Exit statuses
@@ -375,6 +436,26 @@ def test_fewer_blocks_free_than_asked_inserts_nothing_and_exits_3(shipped: Path)
             "argument --length: must be from 32 to 128 for 2001:db8::/32, not 129",
         ),
         (["10.0.0.0/16", "--length", "x"], "argument --length: must be a prefix length, not 'x'"),
+        (
+            ["10.0.0.0/16", "--length", "\u0662\u0664"],
+            "argument --length: must be a prefix length, not '\u0662\u0664'",
+        ),
+        (
+            ["10.0.0.0/16", "--length", "2_4"],
+            "argument --length: must be a prefix length, not '2_4'",
+        ),
+        (
+            ["10.0.0.0/16", "--length", " 24 "],
+            "argument --length: must be a prefix length, not ' 24 '",
+        ),
+        (
+            ["10.0.0.0/16", "--length", "24", "--count", "1_0"],
+            "argument --count: must be a whole number from 1, not '1_0'",
+        ),
+        (
+            ["10.0.0.0/16", "--length", "24", "--count", "\u0662"],
+            "argument --count: must be a whole number from 1, not '\u0662'",
+        ),
         (["10.0.0.0/16"], "the following arguments are required: --length"),
         (
             ["10.0.0.0/16", "--length", "24", "--count", "0"],
@@ -542,6 +623,136 @@ def test_a_trigger_that_refuses_a_row_rolls_every_row_back(
     assert rows(shipped) == before
 
 
+@pytest.mark.parametrize(
+    ("schema", "trigger", "message"),
+    [
+        (
+            "id INTEGER PRIMARY KEY, prefix TEXT, locked TEXT UNIQUE",
+            "",
+            "UNIQUE constraint failed: prefixes.locked",
+        ),
+        (
+            "id INTEGER PRIMARY KEY, prefix TEXT, locked TEXT",
+            "SELECT RAISE(ABORT, 'prefix is locked by policy')",
+            "prefix is locked by policy",
+        ),
+        (
+            "id INTEGER PRIMARY KEY, prefix TEXT, locked TEXT",
+            "SELECT RAISE(ABORT, 'database is locked')",  # a trigger's words, not a lock
+            "database is locked",
+        ),
+    ],
+)
+def test_a_constraint_or_trigger_that_says_locked_is_not_a_lock(
+    tmp_path: Path, schema: str, trigger: str, message: str
+) -> None:
+    database = make_database(tmp_path / "p.db", [(1, "10.0.0.0/8", "x")], schema)
+    if trigger:
+        with sqlite3.connect(database) as connection:
+            connection.execute(
+                "CREATE TRIGGER policy BEFORE INSERT ON prefixes WHEN NEW.prefix = '10.0.1.0/24' "
+                f"BEGIN {trigger}; END"
+            )
+        connection.close()
+    arguments = ("10.0.0.0/8", "--length", "24", "--count", "2", "--set", "locked=x")
+    completed = run(*arguments, "--db", str(database))
+    assert (completed.returncode, completed.stdout) == (1, "")
+    assert completed.stderr == (
+        f"python -m ipam allocate: cannot insert into {database}: {message}; nothing allocated\n"
+    )
+    assert rows(database) == [(1, "10.0.0.0/8")]
+
+
+def test_busy_is_known_by_its_code_or_on_python_before_3_11_by_sqlites_exact_words() -> None:
+    """Python 3.9 and 3.10 have no sqlite_errorcode: there, only SQLite's own message counts."""
+    assert ipam.allocate._busy(sqlite3.OperationalError("database is locked"))
+    for words in ("database table is locked", "prefix is locked by policy", "locked"):
+        assert not ipam.allocate._busy(sqlite3.OperationalError(words))
+    coded = sqlite3.OperationalError("anything")
+    coded.sqlite_errorcode = 5 | 2 << 8  # type: ignore[attr-defined]  # SQLITE_BUSY_SNAPSHOT
+    assert ipam.allocate._busy(coded)
+    coded.sqlite_errorcode = 6  # type: ignore[attr-defined]  # SQLITE_LOCKED: not another process
+    assert not ipam.allocate._busy(coded)
+
+
+def hold_a_read(database: Path) -> sqlite3.Connection:
+    """A connection inside a read transaction, as a long query holds one."""
+    reader = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM prefixes").fetchall()
+    return reader
+
+
+def test_a_read_held_past_the_timeout_fails_the_commit_naming_the_readers(shipped: Path) -> None:
+    """In rollback-journal mode the COMMIT waits for the readers (in the same loop as BEGIN
+    waits for the writers), and says so when they outlast --timeout."""
+    before = rows(shipped)
+    reader = hold_a_read(shipped)
+    try:
+        completed = run("10.0.0.0/8", "--length", "16", "--timeout", "1", "--db", str(shipped))
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert (completed.returncode, completed.stdout) == (1, "")
+    assert completed.stderr == (
+        f"python -m ipam allocate: database {shipped} is locked: readers held it past the timeout "
+        "(--timeout): in rollback-journal mode a commit waits for every read in progress to end; "
+        "nothing allocated\n"
+    )
+    assert rows(shipped) == before
+
+
+def test_a_read_that_ends_within_the_timeout_is_waited_for(shipped: Path) -> None:
+    reader = hold_a_read(shipped)
+    release = threading.Timer(0.5, lambda: reader.execute("COMMIT"))
+    release.start()
+    try:
+        completed = run("10.10.0.0/16", "--length", "24", "--timeout", "60", "--db", str(shipped))
+    finally:
+        release.join()
+        reader.close()
+    assert (completed.returncode, completed.stdout) == (0, "10.10.0.0/24        id 29\n")
+    assert rows(shipped)[-1] == (29, "10.10.0.0/24")
+
+
+class Clock:
+    """time for ipam.allocate, on a clock that moves only when it sleeps: at 0.8 s the writer
+    that holds the lock ends, and a reader begins, which stays."""
+
+    def __init__(self, writer: sqlite3.Connection, database: Path) -> None:
+        self.now = 0.0
+        self.writer, self.database = writer, database
+        self.reader: sqlite3.Connection | None = None
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        if self.now >= 0.8 and self.reader is None:
+            self.writer.execute("ROLLBACK")
+            self.reader = hold_a_read(self.database)
+
+
+def test_the_timeout_bounds_the_wait_for_the_writer_and_the_readers_together(
+    shipped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = rows(shipped)
+    writer = sqlite3.connect(shipped, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    clock = Clock(writer, shipped)
+    monkeypatch.setattr(ipam.allocate, "time", clock)
+    try:
+        completed = run("10.0.0.0/8", "--length", "16", "--timeout", "1", "--db", str(shipped))
+    finally:
+        assert clock.reader is not None
+        clock.reader.close()
+        writer.close()
+    assert "readers held it past the timeout" in completed.stderr
+    assert 0.8 <= clock.now <= 1.0  # one second in all, never one for each wait
+    assert rows(shipped) == before
+
+
 class FailingCommit:
     """A connection whose commit fails as on a full disk."""
 
@@ -559,6 +770,33 @@ def test_a_commit_that_fails_is_one_line_and_nothing_is_kept(shipped: Path) -> N
     connection = connect_read_write(shipped, 1.0)
     with pytest.raises(RunError) as raised:
         allocate(FailingCommit(connection), shipped, Request(key("10.0.0.0/8"), 16, 2))  # type: ignore[arg-type]
+    connection.close()
+    assert str(raised.value) == (
+        f"cannot write database {shipped}: database or disk is full; nothing allocated"
+    )
+    assert rows(shipped) == before
+
+
+class FailingInsert(FailingCommit):
+    """A connection whose second insert fails as on a full disk."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        super().__init__(connection)
+        self.inserts = 0
+
+    def execute(self, sql: str, *parameters: Any) -> sqlite3.Cursor:
+        if sql.startswith("INSERT"):
+            self.inserts += 1
+            if self.inserts == 2:
+                raise sqlite3.OperationalError("database or disk is full")
+        return self.connection.execute(sql, *parameters)
+
+
+def test_an_insert_that_fails_is_a_write_error_and_nothing_is_kept(shipped: Path) -> None:
+    before = rows(shipped)
+    connection = connect_read_write(shipped, 1.0)
+    with pytest.raises(RunError) as raised:
+        allocate(FailingInsert(connection), shipped, Request(key("10.0.0.0/8"), 16, 3))  # type: ignore[arg-type]
     connection.close()
     assert str(raised.value) == (
         f"cannot write database {shipped}: database or disk is full; nothing allocated"
@@ -591,7 +829,8 @@ def test_help_says_what_allocate_does_and_what_each_option_does(
         "--length N the prefix length of the blocks, from PARENT's length to 32 (IPv6: 128)",
         "--count K how many blocks, all or none, at most 1,000,000 (default 1)",
         "--set COLUMN=VALUE a value for another column of the new rows, as text (repeatable)",
-        "--timeout SECONDS how long to wait for other writers, in seconds (default 120)",
+        "--timeout SECONDS how long to wait, in all, for other writers and (rollback-journal "
+        "mode) for the readers a commit waits for, in seconds (default 120)",
         '--json JSON Lines: {"id": ..., "prefix": ...} per new row',
     ):
         assert line in text
@@ -738,8 +977,8 @@ def test_the_connection_waits_as_told_and_leaves_transactions_to_allocate(shippe
 
 
 def test_a_writer_that_commits_within_the_timeout_is_waited_for(shipped: Path) -> None:
-    """allocate waits for the lock, then reads the table the other writer left; and SQLite's
-    own busy timeout is back for its commit."""
+    """allocate waits for the lock, then reads the table the other writer left; and the
+    connection's busy timeout, 0 while allocate waits in its own loop, is as it was after."""
     holder = sqlite3.connect(shipped, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
     holder.execute("INSERT INTO prefixes (prefix) VALUES ('10.10.0.0/24')")

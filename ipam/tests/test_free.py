@@ -392,6 +392,9 @@ def test_ipv6_counts_are_exact_integers(capsys: pytest.CaptureFixture[str]) -> N
         (["10.0.0.0/8", "--length", "33"], "must be from 8 to 32 for 10.0.0.0/8, not 33"),
         (["::/0", "--length", "129"], "must be from 0 to 128 for ::/0, not 129"),
         (["10.0.0.0/8", "--length", "x"], "argument --length: must be a prefix length, not 'x'"),
+        (["10.0.0.0/8", "--length", "\u0662\u0664"], "--length: must be a prefix length, not '"),
+        (["10.0.0.0/8", "--length", "1_6"], "--length: must be a prefix length, not '1_6'"),
+        (["10.0.0.0/8", "--length", " 16"], "--length: must be a prefix length, not ' 16'"),
         (["10.0.0.0/8", "--limit", "0"], "argument --limit: must be a whole number from 1"),
     ],
 )

@@ -4,6 +4,7 @@ leaves early, in this process and then end to end, for each view run as a real p
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import subprocess
@@ -17,7 +18,16 @@ import pytest
 
 from ipam import free, tree
 from ipam.tests.helpers import REPO_ROOT, make_database
-from ipam.view import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OK, run_view, view_parser, write_lines
+from ipam.view import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_OK,
+    prefix_length,
+    run_view,
+    view_parser,
+    whole_number,
+    write_lines,
+)
 
 # Each view, with the arguments it needs to write something for a table of 10.x.y.0/25 rows.
 VIEWS = {"tree": [], "free": ["10.0.0.0/8"]}
@@ -164,3 +174,12 @@ def test_process_full_or_closed_stdout_is_one_line_and_exit_1(
     )  # fmt: skip
     assert closed.returncode == 1
     assert closed.stderr == f"python -m ipam {command}: cannot write the output: stdout is closed\n"
+
+
+@pytest.mark.parametrize("text", ["\u0662\u0664", "1_0", " 24 ", "+24", "\uff12\uff14", "24.0"])
+def test_lengths_and_counts_are_plain_decimal_digits(text: str) -> None:
+    """int() takes most of these; the flags take what healthcheck.sh's rule does."""
+    for argument_type in (prefix_length, whole_number):
+        with pytest.raises(argparse.ArgumentTypeError):
+            argument_type(text)
+    assert (prefix_length("024"), whole_number("024")) == (24, 24)

@@ -20,6 +20,7 @@ from servicekit.cli import (
     EXIT_USAGE,
     MAX_INTERVAL_SECONDS,
     Settings,
+    decimal_digits,
     env_default,
     interval_seconds,
     run_service,
@@ -137,6 +138,19 @@ def test_intervals_from_one_second_to_a_year_are_accepted(text: str) -> None:
 # digits of other scripts.
 BAD_INTERVALS = ["0", "-1", "x", "", "7.5", "inf", str(366 * 86400 + 1), "300000000000"]
 BAD_INTERVALS += [" 60 ", "+60", "6_0", "\u0663\u0660\u0660", "\uff16\uff10"]
+BAD_INTERVALS += ["9" * 5000]  # more digits than int() converts from Python 3.11
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        *[("0", 0), ("007", 7), ("24", 24), ("1" + "0" * 30, 10**30), (" 24 ", None)],
+        *[("+1", None), ("1_0", None), ("\u0662\u0664", None), ("\uff12", None), ("", None)],
+    ],
+)
+def test_decimal_digits_are_plain_ascii_digits_only(text: str, value: int | None) -> None:
+    """What every number flag of both services takes: int() would take all of these."""
+    assert decimal_digits(text) == value
 
 
 @pytest.mark.parametrize("text", BAD_INTERVALS)

@@ -16,6 +16,7 @@ import pytest
 
 from servicekit.database import (
     connect_read_only,
+    folded,
     is_wal,
     quote_identifier,
     table_columns,
@@ -464,3 +465,17 @@ def test_a_hot_journal_of_a_database_reached_through_a_link_is_found_beside_the_
     assert "x.db-journal, which only a read-write connection can roll back" in str(
         unreadable(link, raised.value)
     )
+
+
+def test_identifiers_fold_as_sqlite_folds_them_ascii_only(tmp_path: Path) -> None:
+    """SQLite matches names without regard to the case of ASCII letters only: "É" and "é", or
+    the Kelvin sign and "k", are different columns to it."""
+    assert folded("DeScRiPtIoN_1") == "description_1"
+    assert folded("\u00c9") == "\u00c9"
+    assert folded("\u212a") == "\u212a"  # KELVIN SIGN, which str.lower() makes "k"
+    database = make_database(tmp_path / "x.db", 'CREATE TABLE t ("\u00c9", "\u00e9", "\u212a", k)')
+    assert names(database) == ["\u00c9", "\u00e9", "\u212a", "k"]
+    connection = sqlite3.connect(database)
+    with pytest.raises(sqlite3.OperationalError, match="duplicate column name"):
+        connection.execute('ALTER TABLE t ADD COLUMN "K"')
+    connection.close()
