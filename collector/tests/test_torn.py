@@ -261,3 +261,76 @@ def test_a_record_that_cannot_be_written_fails_the_keeping_before_it_starts(
     with pytest.raises(RunError, match=f"^cannot write {out / KEPT_FILE}: "):
         keep_tail(out / TORN_FILE, out / KEPT_FILE, customers.stat(), 0, TAIL)
     assert not (out / TORN_FILE).exists()
+
+
+def test_a_torn_file_that_cannot_be_looked_at_is_named(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def size(path: Path) -> int | None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr("collector.torn._size", size)
+    customers = out / CUSTOMERS_CSV
+    customers.write_bytes(TAIL)
+    message = f"^cannot keep the incomplete last record in {out / TORN_FILE}: Input/output error$"
+    with pytest.raises(RunError, match=message):
+        keep_tail(out / TORN_FILE, out / KEPT_FILE, customers.stat(), 0, TAIL)
+
+
+def test_a_torn_file_that_cannot_be_read_back_is_named(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resuming a keeping reads back what customers.csv.torn holds of the tail."""
+    customers = out / CUSTOMERS_CSV
+    customers.write_bytes(TAIL)
+    status = customers.stat()
+    record = KeptTail(status.st_dev, status.st_ino, 0, len(TAIL), zlib.crc32(TAIL), 0)
+    (out / KEPT_FILE).write_text(json.dumps(record._asdict()))
+    (out / TORN_FILE).write_bytes(TAIL[:5])
+    real_open = open
+
+    def failing_open(path: object, *args: object, **kwargs: object) -> object:
+        if path == out / TORN_FILE:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("builtins.open", failing_open)
+    with pytest.raises(RunError, match=f"^cannot read {out / TORN_FILE}: Input/output error$"):
+        keep_tail(out / TORN_FILE, out / KEPT_FILE, status, 0, TAIL)
+
+
+def test_a_failed_keeping_cuts_an_older_torn_file_back_and_keeps_it(
+    tmp_path: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """customers.csv.torn held an older tail: a failure after the append takes back only what
+    this run wrote, never the file."""
+    db = torn_output(tmp_path, out)
+    (out / TORN_FILE).write_bytes(b"older tail")
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EIO, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(RunError, match="cannot keep the incomplete last record"):
+        run_once(db, out)
+    assert (out / TORN_FILE).read_bytes() == b"older tail"
+
+
+def test_a_record_of_numbers_that_are_not_integers_starts_a_new_keeping(
+    tmp_path: Path, out: Path
+) -> None:
+    """Floats equal to the true values (12.0 for 12) compare equal but cannot be seek offsets:
+    such a record is no record, and the tail is kept anew rather than the run failing."""
+    db = torn_output(tmp_path, out)
+    customers = os.stat(out / CUSTOMERS_CSV)
+    offset = customers.st_size - len(TAIL)
+    record = KeptTail(customers.st_dev, customers.st_ino, offset, len(TAIL), zlib.crc32(TAIL), 0)
+    (out / KEPT_FILE).write_text(
+        json.dumps({key: float(value) for key, value in record._asdict().items()})
+    )
+    (out / TORN_FILE).write_bytes(TAIL[:5])
+    run_once(db, out)
+    assert (out / TORN_FILE).read_bytes() == TAIL[:5] + TAIL
