@@ -11,10 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servicekit.database import (
+    XINFO_NAME,
+    XINFO_PRIMARY_KEY,
+    XINFO_TYPE,
     check_database_file,
     connect_read_only,
+    folded,
     is_wal,
     quote_identifier,
+    rowid_alias,
     shown,
     table_columns,
     unreadable,
@@ -76,18 +81,19 @@ class TableShape:
 
     @property
     def header(self) -> tuple[str, ...]:
-        return tuple(RENAMED_COLUMNS.get(name.lower(), name) for name in self.columns)
+        return tuple(RENAMED_COLUMNS.get(folded(name), name) for name in self.columns)
 
 
-def shape_from_table_info(rows: list[tuple[object, ...]]) -> TableShape:
-    """The shape from ``PRAGMA table_xinfo`` rows (cid, name, type, notnull, default, pk, hidden).
+def shape_from_table_info(rows: list[tuple[object, ...]], rowid_key: int | None) -> TableShape:
+    """The shape from ``PRAGMA table_xinfo`` rows (cid, name, type, notnull, default, pk, hidden)
+    and the position of the column that is the table's rowid (``rowid_alias``), if any.
 
-    The key must be one ``INTEGER PRIMARY KEY`` column, as the exercise's ``id`` is: its values
-    are the rowid, integers by SQLite's guarantee, which is what lets the written keys live in one
-    compact array and be compared without any conversion.
+    The key must be that column, one ``INTEGER PRIMARY KEY`` as the exercise's ``id`` is: its
+    values are the rowid, integers by SQLite's guarantee, which is what lets the written keys
+    live in one compact array and be compared without any conversion.
     """
-    columns = tuple(str(row[1]) for row in rows)
-    names = [name.lower() for name in columns]
+    columns = tuple(str(row[XINFO_NAME]) for row in rows)
+    names = [folded(name) for name in columns]
     if "job" not in names:
         raise RunError(f"the {TABLE!r} table has no 'job' column (it has: {', '.join(columns)})")
     for old, new in RENAMED_COLUMNS.items():
@@ -96,13 +102,16 @@ def shape_from_table_info(rows: list[tuple[object, ...]]) -> TableShape:
                 f"the {TABLE!r} table has both {old!r} and {new!r} columns: renaming {old!r} "
                 f"would give two {new!r} columns"
             )
-    keys = [position for position, row in enumerate(rows) if row[5]]
-    if len(keys) != 1 or str(rows[keys[0]][2]).upper() != "INTEGER":
+    if rowid_key is None:
+        keys = [position for position, row in enumerate(rows) if row[XINFO_PRIMARY_KEY]]
+        key = ", ".join(columns[position] for position in keys) or "none"
+        if len(keys) == 1 and folded(str(rows[keys[0]][XINFO_TYPE])) == "integer":
+            key += ", declared DESC or in a WITHOUT ROWID table, is not the rowid"
         raise RunError(
             f"the {TABLE!r} table must have one INTEGER PRIMARY KEY column, as the exercise's "
-            f"'id' (its key: {', '.join(columns[p] for p in keys) or 'none'})"
+            f"'id' (its key: {key})"
         )
-    return TableShape(columns, keys[0])
+    return TableShape(columns, rowid_key)
 
 
 class TableReader:
@@ -136,6 +145,7 @@ class TableReader:
                 # The first read takes the shared lock, held until the transaction ends.
                 self._connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 info = table_columns(self._connection, TABLE, self.path)
+                rowid_key = rowid_alias(self._connection, TABLE, info)
                 self.version = self._version(file)  # reads the header: an EIO names the file
             except (OSError, sqlite3.Error) as error:
                 self._close()
@@ -146,7 +156,7 @@ class TableReader:
                 raise RunError(
                     f"cannot read database {shown(self.path)}: {error.strerror}"
                 ) from error
-            self.shape = shape_from_table_info(info)
+            self.shape = shape_from_table_info(info, rowid_key)
         except BaseException:
             self._close()
             raise

@@ -61,10 +61,10 @@ from servicekit.database import (
     XINFO_NAME,
     XINFO_NOT_NULL,
     XINFO_PRIMARY_KEY,
-    XINFO_TYPE,
     check_database_file,
     folded,
     quote_identifier,
+    rowid_alias,
     shown,
     table_columns,
     unreadable,
@@ -249,7 +249,8 @@ def _insert_columns(connection: sqlite3.Connection, database: Path, request: Req
     spelled = {folded(str(row[XINFO_NAME])): str(row[XINFO_NAME]) for row in info}
     if PREFIX_COLUMN not in spelled:
         raise RunError(f"table {TABLE!r} in {shown(database)} has no {PREFIX_COLUMN!r} column")
-    if not _id_is_rowid(connection, info):
+    alias = rowid_alias(connection, TABLE, info)
+    if alias is None or folded(str(info[alias][XINFO_NAME])) != ID_COLUMN:
         raise RunError(
             f"table {TABLE!r} in {shown(database)} must have 'id INTEGER PRIMARY KEY', which "
             f"gives each new row its id"
@@ -274,24 +275,6 @@ def _insert_columns(connection: sqlite3.Connection, database: Path, request: Req
                 f"no default: give it a value with --set {name}=VALUE; nothing allocated"
             )
     return columns
-
-
-def _id_is_rowid(connection: sqlite3.Connection, info: list[tuple[object, ...]]) -> bool:
-    """Whether ``id`` is the table's one primary key and an alias of its rowid, the one key
-    SQLite assigns and ``lastrowid`` reads.
-
-    Not every ``INTEGER PRIMARY KEY`` is: ``id INTEGER PRIMARY KEY DESC`` (a documented quirk)
-    and a ``WITHOUT ROWID`` table have an ordinary key, which SQLite backs with an index whose
-    origin is "pk"; an alias has no such index.
-    """
-    keys = [row for row in info if row[XINFO_PRIMARY_KEY]]
-    if len(keys) != 1:
-        return False
-    name, declared = str(keys[0][XINFO_NAME]), str(keys[0][XINFO_TYPE])
-    if (folded(name), folded(declared)) != (ID_COLUMN, "integer"):
-        return False
-    indexes = connection.execute(f"PRAGMA index_list({quote_identifier(TABLE)})").fetchall()
-    return all(index[3] != "pk" for index in indexes)  # (seq, name, unique, origin, partial)
 
 
 def _failed(

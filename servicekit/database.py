@@ -24,6 +24,7 @@ _WAL_FORMAT = 2  # header bytes 18 and 19 (write and read format versions) in WA
 # The fields of a PRAGMA table_xinfo row, after its cid
 XINFO_NAME, XINFO_TYPE, XINFO_NOT_NULL, XINFO_DEFAULT, XINFO_PRIMARY_KEY, XINFO_HIDDEN = range(1, 7)
 _HIDDEN_COLUMN = 1  # XINFO_HIDDEN of a virtual table's hidden column (2, 3: generated columns)
+_INDEX_ORIGIN = 3  # of a PRAGMA index_list row: seq, name, unique, origin, partial
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
@@ -190,3 +191,23 @@ def table_columns(
     if not columns:
         raise RunError(f"{shown(path)} has no {table!r} table")
     return columns
+
+
+def rowid_alias(
+    connection: sqlite3.Connection, table: str, columns: list[tuple[object, ...]]
+) -> int | None:
+    """The position in ``columns`` (``table_columns`` rows) of the column that is the table's
+    rowid under another name, or None when none is.
+
+    Only that column holds what SQLite promises of a rowid: an integer, unique, assigned on insert
+    (``lastrowid``). It is the one primary-key column, declared INTEGER, yet not every such column
+    is one: ``INTEGER PRIMARY KEY DESC`` (a documented quirk) and a ``WITHOUT ROWID`` table have an
+    ordinary key, which may hold text, backed by an index whose origin is "pk"; an alias has none.
+    """
+    keys = [position for position, row in enumerate(columns) if row[XINFO_PRIMARY_KEY]]
+    if len(keys) != 1 or folded(str(columns[keys[0]][XINFO_TYPE])) != "integer":
+        return None
+    indexes = connection.execute(f"PRAGMA index_list({quote_identifier(table)})").fetchall()
+    if any(index[_INDEX_ORIGIN] == "pk" for index in indexes):
+        return None
+    return keys[0]

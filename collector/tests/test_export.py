@@ -185,6 +185,50 @@ def test_a_table_without_one_integer_primary_key_is_one_clear_error(
     assert [path.name for path in out.iterdir()] == [LOCK_FILE]
 
 
+@pytest.mark.parametrize(
+    "create",
+    [
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY DESC, job TEXT)",
+        "CREATE TABLE customers (job TEXT, id integer primary key desc unique)",
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, job TEXT) WITHOUT ROWID",
+    ],
+)
+def test_an_integer_primary_key_that_is_not_the_rowid_is_refused_writing_nothing(
+    tmp_path: Path, out: Path, create: str
+) -> None:
+    """SQLite's quirk: such a key is an ordinary column, which may hold text (and NULL, but for
+    WITHOUT ROWID), so its values are not the integer keys the comparison relies on."""
+    db = tmp_path / "c.db"
+    execute(db, create, "INSERT INTO customers (id, job) VALUES (1, 'x')")
+    with pytest.raises(RunError) as refused:
+        run_once(db, out)
+    assert str(refused.value) == (
+        "the 'customers' table must have one INTEGER PRIMARY KEY column, as the exercise's 'id' "
+        "(its key: id, declared DESC or in a WITHOUT ROWID table, is not the rowid)"
+    )
+    assert [path.name for path in out.iterdir()] == [LOCK_FILE]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        "id INTEGER PRIMARY KEY ASC, job TEXT",
+        "id Integer, job TEXT, PRIMARY KEY (id DESC)",  # the quirk is the column constraint's only
+        "job TEXT, ID INTEGER PRIMARY KEY AUTOINCREMENT UNIQUE",
+    ],
+)
+def test_every_spelling_of_a_rowid_key_is_written_by_it(
+    tmp_path: Path, out: Path, columns: str
+) -> None:
+    db = tmp_path / "c.db"
+    execute(db, f"CREATE TABLE customers ({columns})")
+    execute(db, "INSERT INTO customers (id, job) VALUES (2, 'y'), (1, 'x')")
+    run_once(db, out)
+    header, *records = read_records(out / CUSTOMERS_CSV)
+    job = header.index("occupation")
+    assert [record[job] for record in records] == ["x", "y"]
+
+
 def test_column_names_match_without_regard_to_case_as_in_sqlite(tmp_path: Path, out: Path) -> None:
     db = tmp_path / "c.db"
     execute(db, "CREATE TABLE customers (ID integer primary key, Name TEXT, JOB TEXT)")

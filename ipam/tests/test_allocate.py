@@ -369,6 +369,19 @@ def test_an_id_that_is_not_the_integer_primary_key_is_refused(tmp_path: Path, sc
     assert len(rows(database)) == 1
 
 
+def test_a_rowid_alias_other_than_id_is_refused_before_any_insert(tmp_path: Path) -> None:
+    """SQLite would give the new row a ``key``, not the ``id`` the output reports."""
+    schema = "key INTEGER PRIMARY KEY, id INTEGER, prefix TEXT"
+    database = make_database(tmp_path / "p.db", [(7, 1, "10.0.0.0/8")], schema)
+    completed = run("10.0.0.0/8", "--length", "16", "--db", str(database))
+    assert completed.returncode == 1
+    assert completed.stderr == (
+        f"python -m ipam allocate: table 'prefixes' in {database} must have 'id INTEGER PRIMARY "
+        "KEY', which gives each new row its id\n"
+    )
+    assert len(rows(database)) == 1
+
+
 def test_a_table_without_rowid_is_refused_before_any_insert(tmp_path: Path) -> None:
     database = tmp_path / "p.db"
     with sqlite3.connect(database) as connection:

@@ -19,6 +19,7 @@ from servicekit.database import (
     folded,
     is_wal,
     quote_identifier,
+    rowid_alias,
     table_columns,
     unreadable,
 )
@@ -479,3 +480,31 @@ def test_identifiers_fold_as_sqlite_folds_them_ascii_only(tmp_path: Path) -> Non
     with pytest.raises(sqlite3.OperationalError, match="duplicate column name"):
         connection.execute('ALTER TABLE t ADD COLUMN "K"')
     connection.close()
+
+
+@pytest.mark.parametrize(
+    ("create", "alias"),
+    [
+        ("CREATE TABLE t (name TEXT, id INTEGER PRIMARY KEY)", 1),
+        ("CREATE TABLE t (Key integer primary key asc, name TEXT)", 0),
+        ("CREATE TABLE t (name TEXT, id Integer, PRIMARY KEY (id DESC))", 1),  # not the quirk
+        ("CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT UNIQUE, name TEXT)", 0),
+        ("CREATE TABLE t (id INTEGER PRIMARY KEY DESC, name TEXT)", None),  # SQLite's quirk
+        ("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT) WITHOUT ROWID", None),
+        ("CREATE TABLE t (id INT PRIMARY KEY, name TEXT)", None),
+        ("CREATE TABLE t (id TEXT PRIMARY KEY, name TEXT)", None),
+        ("CREATE TABLE t (id INTEGER, name TEXT, PRIMARY KEY (id, name))", None),
+        ("CREATE TABLE t (id INTEGER, name TEXT)", None),
+    ],
+)
+def test_the_rowid_alias_is_the_one_integer_primary_key_sqlite_makes_the_rowid(
+    tmp_path: Path, create: str, alias: int | None
+) -> None:
+    """Only the alias is the rowid, an integer SQLite assigns; an INTEGER PRIMARY KEY declared
+    DESC or in a WITHOUT ROWID table is an ordinary column, which may hold text."""
+    database = make_database(tmp_path / "x.db", create)
+    connection = connect_read_only(database)
+    try:
+        assert rowid_alias(connection, "t", table_columns(connection, "t", database)) == alias
+    finally:
+        connection.close()
