@@ -766,51 +766,33 @@ def test_the_timeout_bounds_the_wait_for_the_writer_and_the_readers_together(
     assert rows(shipped) == before
 
 
-class FailingCommit:
-    """A connection whose commit fails as on a full disk."""
+class FailingStatement:
+    """A connection whose ``nth`` statement starting with ``start`` fails as on a full disk."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self.connection = connection
-
-    def execute(self, sql: str, *parameters: Any) -> sqlite3.Cursor:
-        if sql == "COMMIT":
-            raise sqlite3.OperationalError("database or disk is full")
-        return self.connection.execute(sql, *parameters)
-
-
-def test_a_commit_that_fails_is_one_line_and_nothing_is_kept(shipped: Path) -> None:
-    before = rows(shipped)
-    connection = connect_read_write(shipped, 1.0)
-    with pytest.raises(RunError) as raised:
-        allocate(FailingCommit(connection), shipped, Request(key("10.0.0.0/8"), 16, 2))  # type: ignore[arg-type]
-    connection.close()
-    assert str(raised.value) == (
-        f"cannot write database {shipped}: database or disk is full; nothing allocated"
-    )
-    assert rows(shipped) == before
-
-
-class FailingInsert(FailingCommit):
-    """A connection whose second insert fails as on a full disk."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        super().__init__(connection)
-        self.inserts = 0
+    def __init__(self, connection: sqlite3.Connection, start: str, nth: int) -> None:
+        self.connection, self.start, self.nth, self.seen = connection, start, nth, 0
 
     def execute(self, sql: str, *parameters: Any) -> sqlite3.Cursor:
-        if sql.startswith("INSERT"):
-            self.inserts += 1
-            if self.inserts == 2:
+        if sql.startswith(self.start):
+            self.seen += 1
+            if self.seen == self.nth:
                 raise sqlite3.OperationalError("database or disk is full")
         return self.connection.execute(sql, *parameters)
 
 
-def test_an_insert_that_fails_is_a_write_error_and_nothing_is_kept(shipped: Path) -> None:
+@pytest.mark.parametrize(
+    ("start", "nth"), [("COMMIT", 1), ("INSERT", 2)], ids=["the commit", "the second insert"]
+)
+def test_a_write_that_fails_is_one_line_and_nothing_is_kept(
+    shipped: Path, start: str, nth: int
+) -> None:
     before = rows(shipped)
     connection = connect_read_write(shipped, 1.0)
+    failing = FailingStatement(connection, start, nth)
     with pytest.raises(RunError) as raised:
-        allocate(FailingInsert(connection), shipped, Request(key("10.0.0.0/8"), 16, 3))  # type: ignore[arg-type]
+        allocate(failing, shipped, Request(key("10.0.0.0/8"), 16, 3))  # type: ignore[arg-type]
     connection.close()
+    assert failing.seen == nth  # it failed where it was meant to
     assert str(raised.value) == (
         f"cannot write database {shipped}: database or disk is full; nothing allocated"
     )
