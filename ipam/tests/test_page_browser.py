@@ -450,14 +450,19 @@ def free_blocks(values: Sequence[object], prefix: str) -> list[str]:
     return [network_text(block) for block in ipam.free.free_blocks(build_hierarchy(values), key)]
 
 
-@pytest.mark.parametrize("table", ["shipped", "hard"])
-def test_free_blocks_of_every_node(driver: Any, tmp_path: Path, table: str) -> None:
+def table_page(tmp_path: Path, table: str) -> tuple[Path, list[object], list[object]]:
+    """The page of the shipped database or of the hard cases, and that table's values and ids."""
     if table == "shipped":
         values, ids = read_shipped()
-        page = shipped_page(tmp_path)
-    else:
-        page = write_page(tmp_path, HARD_VALUES, HARD_IDS)
-        values, ids = read_table(tmp_path / "prefixes.db")
+        return shipped_page(tmp_path), values, ids
+    page = write_page(tmp_path, HARD_VALUES, HARD_IDS)
+    values, ids = read_table(tmp_path / "prefixes.db")
+    return page, values, ids
+
+
+@pytest.mark.parametrize("table", ["shipped", "hard"])
+def test_free_blocks_of_every_node(driver: Any, tmp_path: Path, table: str) -> None:
+    page, values, ids = table_page(tmp_path, table)
     nodes = list(build_tree(values, ids).nodes())
     browser.open_page(driver, page)
     for node in nodes:
@@ -695,12 +700,7 @@ def rows_with_free(values: Sequence[object], ids: Sequence[object]) -> list[list
 def test_free_space_rows_are_the_free_blocks_among_the_children(
     driver: Any, tmp_path: Path, table: str
 ) -> None:
-    if table == "shipped":
-        values, ids = read_shipped()
-        page = shipped_page(tmp_path)
-    else:
-        page = write_page(tmp_path, HARD_VALUES, HARD_IDS)
-        values, ids = read_table(tmp_path / "prefixes.db")
+    page, values, ids = table_page(tmp_path, table)
     browser.open_page(driver, page)
     driver.find_element("id", "free-switch").click()
     rows = walk(driver)

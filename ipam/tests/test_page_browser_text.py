@@ -19,11 +19,9 @@ from hypothesis import strategies as st
 from ipam.networks import LENGTH_MASK, network_key, network_text
 from ipam.tests import browser
 from ipam.tests.test_page_browser import (
-    HARD_IDS,
-    HARD_VALUES,
     OPEN_ALL_JS,
     SKIP,
-    shipped_page,
+    table_page,
     write_page,
 )
 
@@ -216,8 +214,7 @@ return document.getElementById('found').textContent;
 def test_axe_core_finds_no_wcag_21_aa_violation_in_any_state(
     driver: Any, tmp_path: Path, scheme: str, table: str
 ) -> None:
-    hard = table == "hard"
-    page = write_page(tmp_path, HARD_VALUES, HARD_IDS) if hard else shipped_page(tmp_path)
+    page = table_page(tmp_path, table)[0]
     browser.color_scheme(driver, scheme)
     try:
         browser.open_page(driver, page)
@@ -234,7 +231,7 @@ def test_axe_core_finds_no_wcag_21_aa_violation_in_any_state(
         found["free blocks listed"] = browser.axe_violations(driver)
         assert driver.execute_script(FIND_JS, "10.0.0.0/33").startswith("10.0.0.0/33: ")
         found["after a failed find"] = browser.axe_violations(driver)
-        if not hard:  # the other table holds 0.0.0.0/0 and ::/0: it has them all
+        if table == "shipped":  # the other table holds 0.0.0.0/0 and ::/0: it has them all
             assert driver.execute_script(FIND_JS, "8.8.8.8").startswith("No network")
             found["after a find that finds nothing"] = browser.axe_violations(driver)
     finally:
@@ -350,8 +347,7 @@ def layout(driver: Any, page: Path, size: str) -> dict[str, Any]:
 def test_prefix_and_utilization_are_readable_and_cells_line_up_at_every_size(
     driver: Any, tmp_path: Path, size: str, table: str
 ) -> None:
-    hard = table == "hard"
-    page = write_page(tmp_path, HARD_VALUES, HARD_IDS) if hard else shipped_page(tmp_path)
+    page = table_page(tmp_path, table)[0]
     seen = layout(driver, page, size)
     assert seen["header_shown"][0] and seen["header_shown"][3]  # prefix, utilization
     rows = seen["rows"]
